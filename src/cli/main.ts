@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// Command line: `mailroot serve` (the default command). Every config key is also a flag; see --help.
+import yargs, { type Options } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { loadConfig } from '../config/load.js';
+import { ConfigError, KEY_NAMES, envName, flagName, keySpec, type ConfigKey } from '../config/schema.js';
+import { createLogger } from '../log/logger.js';
+import { Relay } from '../relay.js';
+import { MailrootLockedError } from '../spool/lock.js';
+
+/** Exit codes: 0 clean stop, 1 runtime failure (cannot listen, mailroot in use), 2 bad configuration. */
+const EXIT_RUNTIME = 1;
+const EXIT_CONFIG = 2;
+
+function fail(code: number, message: string): never {
+  process.stderr.write(`mailroot: ${message}\n`);
+  process.exit(code);
+}
+
+async function serve(argv: Record<string, unknown>): Promise<void> {
+  const flags: Partial<Record<ConfigKey, unknown>> = {};
+  for (const key of KEY_NAMES) if (argv[key] !== undefined) flags[key] = argv[key];
+  let config;
+  try {
+    config = loadConfig({ configFile: argv.config as string | undefined, flags });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(EXIT_CONFIG, err.message);
+    throw err;
+  }
+  const log = createLogger({ level: config.logLevel, file: config.logFile });
+  let relay: Relay;
+  try {
+    relay = await Relay.start(config, log);
+  } catch (err) {
+    const message = err instanceof MailrootLockedError ? err.message : `cannot start: ${(err as Error).message}`;
+    log.error(message);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // let winston flush
+    process.exit(EXIT_RUNTIME);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    relay.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('error while stopping', { error: (err as Error).message });
+        process.exit(EXIT_RUNTIME);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('uncaughtException', (err) => log.error('unexpected error, still running', { error: err.stack ?? String(err) }));
+  process.on('unhandledRejection', (err) => log.error('unexpected rejection, still running', { error: String(err) }));
+}
+
+function configOptions(): Record<string, Options> {
+  const options: Record<string, Options> = {};
+  for (const key of KEY_NAMES) {
+    const spec = keySpec(key);
+    options[flagName(key)] = {
+      type: 'string',
+      array: spec.list === true,
+      describe: `${spec.description}. Default ${spec.defaultText}. Env ${envName(key)}`,
+    };
+  }
+  return options;
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName('mailroot')
+  .usage('$0 [serve] [options]\n\nStore-and-forward SMTP relay with an IIS-compatible mailroot.')
+  .option('config', { type: 'string', describe: 'JSON config file (default: mailroot.json in the working folder, if present)' })
+  .command(['serve', '$0'], 'Run the relay (the default command)', (y) => y.options(configOptions()), (argv) => serve(argv))
+  .strictOptions()
+  .fail((message, err) => {
+    if (err) throw err;
+    fail(EXIT_CONFIG, `${message} (see mailroot --help)`);
+  })
+  .help()
+  .version(false)
+  .parseAsync();
+
+

@@ -1,0 +1,319 @@
+// Decides which queued message is tried when. Watch events and rescans only tell it a file name exists; the
+// files themselves (and their .rtr state) are the truth, read when a message's turn comes.
+//
+// Smart-host health: after a failure to reach the smart host, it is "down". While down, one probe at a time is
+// sent, every probeInterval; when a probe fails, every message waiting its turn has that failure recorded
+// without a connection of its own. The first success marks the host up and makes every message that was
+// deferred because of the host due at once, so the backlog drains without waiting out each timer.
+import TinyQueue from 'tinyqueue';
+import type { Logger } from '../log/logger.js';
+import type { MailEvents } from '../log/mail-events.js';
+import type { AttemptOutcome, DeliveryAgent } from './agent.js';
+
+type ItemStatus = 'ready' | 'waiting' | 'in-flight';
+
+interface Item {
+  status: ItemStatus;
+  dueAt: number;
+  /** Skip the .rtr next-attempt check: it is a probe, or its wait was cut short because the host came back. */
+  force: boolean;
+}
+
+interface TimerEntry {
+  at: number;
+  name: string;
+}
+
+export interface SchedulerOptions {
+  agent: DeliveryAgent;
+  concurrency: number;
+  /** How often the smart host is probed while it is down. */
+  probeInterval: number;
+  hostDescription: string;
+  log: Logger;
+  events: MailEvents;
+}
+
+export class Scheduler {
+  readonly #options: SchedulerOptions;
+  readonly #items = new Map<string, Item>();
+  #ready: string[] = [];
+  #readyHead = 0;
+  readonly #timers = new TinyQueue<TimerEntry>([], (a, b) => a.at - b.at);
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #hostDeferred = new Set<string>();
+  #hostDown = false;
+  #nextProbeAt = 0;
+  #probeTimer: NodeJS.Timeout | undefined;
+  #deferringHeld = false;
+  #stopped = false;
+
+  constructor(options: SchedulerOptions) {
+    this.#options = options;
+  }
+
+  get size(): number {
+    return this.#items.size;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  get hostDown(): boolean {
+    return this.#hostDown;
+  }
+
+  /** A queue file exists (watch event, rescan, or start-up). Unknown names become due now. */
+  notify(name: string): void {
+    if (this.#stopped || this.#items.has(name)) return;
+    this.#items.set(name, { status: 'ready', dueAt: 0, force: false });
+    this.#pushReady(name);
+    this.#pump();
+  }
+
+  /** Forgets names a full listing no longer shows (moved out by an operator), unless they are being worked on. */
+  retainOnly(present: Set<string>): void {
+    for (const [name, item] of this.#items) {
+      if (!present.has(name) && item.status !== 'in-flight') {
+        this.#items.delete(name);
+        this.#hostDeferred.delete(name);
+      }
+    }
+  }
+
+  isKnown(name: string): boolean {
+    return this.#items.has(name);
+  }
+
+  #pushReady(name: string): void {
+    this.#ready.push(name);
+  }
+
+  #shiftReady(): string | undefined {
+    if (this.#readyHead >= this.#ready.length) return undefined;
+    const name = this.#ready[this.#readyHead++];
+    if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
+      this.#ready = this.#ready.slice(this.#readyHead);
+      this.#readyHead = 0;
+    }
+    return name;
+  }
+
+  get #readyCount(): number {
+    return this.#ready.length - this.#readyHead;
+  }
+
+  #pump(): void {
+    if (this.#stopped) return;
+    while (this.#readyCount > 0) {
+      if (this.#hostDown) {
+        if (this.#inFlight.size > 0 || this.#deferringHeld) return;
+        if (Date.now() < this.#nextProbeAt) {
+          this.#armProbe();
+          return;
+        }
+      } else if (this.#inFlight.size >= this.#options.concurrency) {
+        return;
+      }
+      const name = this.#shiftReady()!;
+      const item = this.#items.get(name);
+      if (!item || item.status !== 'ready') continue;
+      this.#start(name, item, this.#hostDown || item.force);
+    }
+    if (this.#hostDown && this.#inFlight.size === 0) this.#armProbe();
+  }
+
+  #start(name: string, item: Item, force: boolean): void {
+    item.status = 'in-flight';
+    const probe = this.#hostDown;
+    const run = this.#options.agent
+      .attempt(name, force)
+      .then((outcome) => this.#settle(name, outcome, probe))
+      .catch((err: unknown) => {
+        // An unexpected local error (disk, permissions): keep the file, try again later, keep serving others.
+        this.#options.log.error('delivery attempt failed locally', { name, error: (err as Error).message });
+        this.#wait(name, Date.now() + this.#options.probeInterval, false);
+      })
+      .finally(() => {
+        this.#inFlight.delete(run);
+        this.#pump();
+      });
+    this.#inFlight.add(run);
+  }
+
+  #settle(name: string, outcome: AttemptOutcome, probe: boolean): void {
+    switch (outcome.kind) {
+      case 'delivered':
+      case 'badmail':
+      case 'gone':
+        this.#items.delete(name);
+        this.#hostDeferred.delete(name);
+        break;
+      case 'not-due':
+        this.#wait(name, outcome.at.getTime(), false);
+        break;
+      case 'deferred':
+        this.#wait(name, outcome.retryAt.getTime(), false);
+        if (outcome.hostDown) this.#hostDeferred.add(name);
+        else this.#hostDeferred.delete(name);
+        break;
+    }
+    if (outcome.kind === 'deferred' && outcome.hostDown) this.#markHostDown(outcome.reply, probe);
+    else if (outcome.kind === 'delivered' || outcome.kind === 'badmail' || outcome.kind === 'deferred') this.#markHostUp();
+  }
+
+  #wait(name: string, at: number, force: boolean): void {
+    const item = this.#items.get(name);
+    if (!item || this.#stopped) return;
+    item.status = 'waiting';
+    item.dueAt = at;
+    item.force = force;
+    this.#timers.push({ at, name });
+    this.#armTimer();
+  }
+
+  #armTimer(): void {
+    const next = this.#timers.peek();
+    if (!next || next.at >= this.#timerAt) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = next.at;
+    // setTimeout cannot wait longer than about 24.8 days; wake up early and look again.
+    this.#timer = setTimeout(() => this.#onTimer(), Math.min(Math.max(0, next.at - Date.now()), 2 ** 31 - 1));
+    this.#timer.unref();
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = Date.now();
+    for (let entry = this.#timers.peek(); entry && entry.at <= now; entry = this.#timers.peek()) {
+      this.#timers.pop();
+      const item = this.#items.get(entry.name);
+      // Entries are never removed from the heap; a stale one (the item moved on) is skipped here.
+      if (item && item.status === 'waiting' && item.dueAt === entry.at) {
+        item.status = 'ready';
+        this.#pushReady(entry.name);
+      }
+    }
+    this.#armTimer();
+    this.#pump();
+  }
+
+  #markHostDown(reply: string, probe: boolean): void {
+    const wasDown = this.#hostDown;
+    this.#hostDown = true;
+    this.#nextProbeAt = Date.now() + this.#options.probeInterval;
+    if (!wasDown) this.#options.events.hostState({ host: this.#options.hostDescription, up: false, reply });
+    if (probe || wasDown) void this.#deferHeld(reply);
+    this.#armProbe();
+  }
+
+  /** The probe failed: every message waiting its turn has the same failure recorded, without a connection. */
+  async #deferHeld(reply: string): Promise<void> {
+    if (this.#deferringHeld) return;
+    this.#deferringHeld = true;
+    try {
+      for (let name = this.#shiftReady(); name !== undefined; name = this.#shiftReady()) {
+        const item = this.#items.get(name);
+        if (!item || item.status !== 'ready' || this.#stopped) continue;
+        item.status = 'in-flight';
+        try {
+          const outcome = await this.#options.agent.deferUnattempted(name, reply);
+          this.#settleHeld(name, outcome);
+        } catch (err) {
+          this.#options.log.error('cannot record deferral', { name, error: (err as Error).message });
+          this.#wait(name, Date.now() + this.#options.probeInterval, false);
+        }
+        if (!this.#hostDown) break; // came back meanwhile: the rest go out normally
+      }
+    } finally {
+      this.#deferringHeld = false;
+      this.#pump();
+    }
+  }
+
+  #settleHeld(name: string, outcome: AttemptOutcome): void {
+    if (outcome.kind === 'deferred') {
+      this.#wait(name, outcome.retryAt.getTime(), false);
+      this.#hostDeferred.add(name);
+    } else if (outcome.kind === 'not-due') {
+      this.#wait(name, outcome.at.getTime(), false);
+    } else {
+      this.#items.delete(name);
+      this.#hostDeferred.delete(name);
+    }
+    if (!this.#hostDown && outcome.kind === 'deferred') {
+      // The host came back while this one was being deferred: release it with the rest.
+      this.#release(name);
+    }
+  }
+
+  #armProbe(): void {
+    if (!this.#hostDown || this.#probeTimer || this.#stopped) return;
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = undefined;
+      this.#probe();
+    }, Math.max(0, this.#nextProbeAt - Date.now()));
+    this.#probeTimer.unref();
+  }
+
+  /** Time to probe: a message waiting its turn goes first; otherwise one deferred because of the host. */
+  #probe(): void {
+    if (!this.#hostDown || this.#stopped || this.#inFlight.size > 0 || this.#deferringHeld) return;
+    if (this.#readyCount === 0) {
+      const candidate = this.#hostDeferred.values().next();
+      if (candidate.done) {
+        this.#hostDown = false; // nothing waits for the host: the next message finds out how it is
+        return;
+      }
+      const item = this.#items.get(candidate.value);
+      if (!item || item.status !== 'waiting') {
+        this.#hostDeferred.delete(candidate.value);
+        this.#armProbeSoon();
+        return;
+      }
+      item.status = 'ready';
+      item.force = true;
+      this.#pushReady(candidate.value);
+    }
+    this.#pump();
+  }
+
+  #armProbeSoon(): void {
+    this.#nextProbeAt = Date.now();
+    this.#armProbe();
+  }
+
+  #markHostUp(): void {
+    if (!this.#hostDown && this.#hostDeferred.size === 0) return;
+    const wasDown = this.#hostDown;
+    this.#hostDown = false;
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
+    if (wasDown) this.#options.events.hostState({ host: this.#options.hostDescription, up: true });
+    for (const name of [...this.#hostDeferred]) this.#release(name);
+  }
+
+  #release(name: string): void {
+    this.#hostDeferred.delete(name);
+    const item = this.#items.get(name);
+    if (!item || item.status !== 'waiting') return;
+    item.status = 'ready';
+    item.force = true;
+    this.#pushReady(name);
+  }
+
+  /** Stops starting attempts; waits up to `grace` ms for those in flight (their files stay queued if cut). */
+  async stop(grace: number): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearTimeout(this.#probeTimer);
+    const settled = Promise.allSettled([...this.#inFlight]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, grace)))]);
+    clearTimeout(timer);
+  }
+}

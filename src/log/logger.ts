@@ -1,0 +1,48 @@
+// The process-wide winston logger: readable lines on stderr, JSON lines in the optional log file.
+import winston from 'winston';
+import type { LogLevel } from '../config/schema.js';
+
+export type Logger = winston.Logger;
+
+export interface LoggerOptions {
+  level: LogLevel;
+  file?: string | undefined;
+  /** Tests pass false to keep their output readable. */
+  console?: boolean;
+}
+
+const consoleFormat = winston.format.printf((info) => {
+  const { level, message, timestamp, ...fields } = info;
+  const extra = Object.entries(fields)
+    .filter(([key]) => typeof key === 'string')
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value)}`)
+    .join(' ');
+  return `${String(timestamp)} ${level} ${String(message)}${extra ? ' ' + extra : ''}`;
+});
+
+export function createLogger(options: LoggerOptions): Logger {
+  const transports: winston.transport[] = [];
+  if (options.console !== false) {
+    transports.push(
+      new winston.transports.Console({
+        stderrLevels: ['error', 'warn', 'info', 'debug'],
+        format: winston.format.combine(winston.format.timestamp(), consoleFormat),
+      }),
+    );
+  }
+  if (options.file) {
+    transports.push(
+      new winston.transports.File({
+        filename: options.file,
+        format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+      }),
+    );
+  }
+  if (transports.length === 0) transports.push(new winston.transports.Console({ silent: true }));
+  return winston.createLogger({ level: options.level, transports });
+}
+
+/** A logger that drops everything, for library code used without a relay (tests, scripts). */
+export function silentLogger(): Logger {
+  return winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
+}

@@ -1,0 +1,44 @@
+// One function per mail event, so every accepted message and every attempt is one stable, greppable log line.
+import type { Logger } from './logger.js';
+
+export interface ReceivedEvent {
+  id: string;
+  client: string;
+  from: string;
+  recipients: string[];
+  size: number;
+}
+
+export interface AttemptEvent {
+  id: string;
+  result: 'delivered' | 'partial' | 'deferred' | 'failed';
+  reply: string;
+  recipients?: string[];
+  nextAttemptAt?: Date;
+  attempts?: number;
+}
+
+export class MailEvents {
+  readonly #log: Logger;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  received(e: ReceivedEvent): void {
+    this.#log.info('accepted', { ...e });
+  }
+
+  attempt(e: AttemptEvent): void {
+    const level = e.result === 'delivered' ? 'info' : 'warn';
+    this.#log.log(level, 'attempt', { ...e, nextAttemptAt: e.nextAttemptAt?.toISOString() });
+  }
+
+  badmail(e: { id: string; reason: string; recipients: string[] }): void {
+    this.#log.warn('badmail', { ...e });
+  }
+
+  hostState(e: { host: string; up: boolean; reply?: string }): void {
+    this.#log.log(e.up ? 'info' : 'warn', e.up ? 'smart host is up' : 'smart host is down', { ...e });
+  }
+}

@@ -1,0 +1,88 @@
+// Wires the parts together: spool <- smtp (receive), spool -> delivery (watch, schedule, attempt) -> transport.
+import type { Config } from './config/schema.js';
+import type { Logger } from './log/logger.js';
+import { MailEvents } from './log/mail-events.js';
+import { InboundServer, type BoundAddress } from './smtp/server.js';
+import { Spool } from './spool/spool.js';
+import { DeliveryAgent } from './delivery/agent.js';
+import { QueueWatcher } from './delivery/queue-watcher.js';
+import { Scheduler } from './delivery/scheduler.js';
+import { SmartHostTransport } from './transport/smart-host.js';
+
+/** While the smart host is down it is probed this often at most (and never more often than the first retry). */
+const MAX_PROBE_INTERVAL = 60_000;
+
+export class Relay {
+  readonly config: Readonly<Config>;
+  readonly spool: Spool;
+  readonly scheduler: Scheduler;
+  readonly #inbound: InboundServer;
+  readonly #watcher: QueueWatcher;
+  readonly #transport: SmartHostTransport;
+  readonly #log: Logger;
+
+  private constructor(config: Readonly<Config>, log: Logger, spool: Spool) {
+    this.config = config;
+    this.#log = log;
+    this.spool = spool;
+    const events = new MailEvents(log);
+    this.#transport = new SmartHostTransport({
+      smartHost: config.smartHost,
+      hostname: config.hostname,
+      timeout: config.smartHostTimeout,
+      log,
+    });
+    const agent = new DeliveryAgent({ spool, transport: this.#transport, policy: config, events });
+    this.scheduler = new Scheduler({
+      agent,
+      concurrency: config.concurrency,
+      probeInterval: Math.min(config.retry[0]!, MAX_PROBE_INTERVAL),
+      hostDescription: this.#transport.description,
+      log,
+      events,
+    });
+    this.#watcher = new QueueWatcher({ spool, scheduler: this.scheduler, rescanInterval: config.rescanInterval, log });
+    this.#inbound = new InboundServer({
+      listen: config.listen,
+      hostname: config.hostname,
+      maxMessageSize: config.maxMessageSize,
+      spool,
+      log,
+      events,
+    });
+  }
+
+  /** Opens the mailroot, starts listening, then starts delivery; the queue scan runs in the background. */
+  static async start(config: Readonly<Config>, log: Logger): Promise<Relay> {
+    const spool = await Spool.open(config.mailroot);
+    const relay = new Relay(config, log, spool);
+    try {
+      await relay.#inbound.start();
+    } catch (err) {
+      await spool.close();
+      throw err;
+    }
+    relay.#watcher.start();
+    log.info('relay started', { mailroot: config.mailroot, smartHost: relay.#transport.description });
+    return relay;
+  }
+
+  get listening(): BoundAddress[] {
+    return this.#inbound.bound;
+  }
+
+  /** Tells delivery to list Queue now (tests and operators' "retry now"). */
+  rescan(): Promise<void> {
+    return this.#watcher.rescan();
+  }
+
+  /** Stop accepting, let in-flight deliveries finish (or leave them queued), release the mailroot. */
+  async stop(grace = 10_000): Promise<void> {
+    await this.#inbound.stop();
+    await this.#watcher.stop();
+    await this.scheduler.stop(grace);
+    await this.#transport.close();
+    await this.spool.close();
+    this.#log.info('relay stopped');
+  }
+}

@@ -1,0 +1,61 @@
+// The filesystem steps that make a write survive a crash, and the Windows quirks around them.
+import fs from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const isWindows = process.platform === 'win32';
+
+/**
+ * Flushes a directory entry (a rename or unlink) to disk. POSIX only: Windows refuses to open a directory
+ * for flushing (EPERM) and NTFS journals the rename itself.
+ */
+export async function fsyncDir(dir: string): Promise<void> {
+  if (isWindows) return;
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+// Another program holding the file open (a writer, an antivirus scanner, the search indexer) makes a rename
+// fail on Windows with EBUSY, EPERM or EACCES. Those pass; anything else is a real error.
+const TRANSIENT_RENAME_CODES = new Set(isWindows ? ['EBUSY', 'EPERM', 'EACCES'] : ['EBUSY']);
+
+export function isTransientRenameError(err: unknown): boolean {
+  return TRANSIENT_RENAME_CODES.has((err as NodeJS.ErrnoException).code ?? '');
+}
+
+/** rename() with a short, bounded back-off for the transient Windows errors. Never falls back to copy. */
+export async function renameWithRetry(from: string, to: string, attempts = 6): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await fs.rename(from, to);
+      return;
+    } catch (err) {
+      if (attempt >= attempts || !isTransientRenameError(err)) throw err;
+      await sleep(25 * 2 ** attempt);
+    }
+  }
+}
+
+/** Writes a small file durably: temp file in tempDir, fsync, rename to target, fsync the target's directory. */
+export async function writeFileDurably(tempPath: string, target: string, data: string | Buffer): Promise<void> {
+  const handle = await fs.open(tempPath, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await renameWithRetry(tempPath, target);
+  } catch (err) {
+    await fs.rm(tempPath, { force: true });
+    throw err;
+  }
+}
+
+export function errorCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}

@@ -1,0 +1,45 @@
+// Turns what nodemailer's SMTP client reports into a DeliveryResult. The only place that reads its error codes.
+import type { SMTPError as NodemailerError, SentMessageInfo as SMTPConnectionSendInfo } from 'nodemailer/lib/smtp-connection';
+import type { DeliveryResult, RecipientReply } from './transport.js';
+
+/** Codes that mean the smart host itself is unreachable or broke the session: every message waits for it. */
+const HOST_ERROR_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EPROTOCOL', 'EAUTH', 'ENOAUTH']);
+
+export function replyText(err: NodemailerError): string {
+  return (err.response ?? err.message).replace(/\s*\r?\n\s*/g, ' ').trim();
+}
+
+function isPermanent(code: number | undefined): boolean {
+  return code !== undefined && code >= 500 && code < 600;
+}
+
+function splitRejected(errors: NodemailerError[] | undefined, rejected: string[]): { deferred: RecipientReply[]; failed: RecipientReply[] } {
+  const deferred: RecipientReply[] = [];
+  const failed: RecipientReply[] = [];
+  const byRecipient = new Map((errors ?? []).map((e) => [e.recipient ?? '', e]));
+  for (const recipient of rejected) {
+    const err = byRecipient.get(recipient);
+    const entry = { recipient, reply: err ? replyText(err) : 'refused at RCPT (no reply text)' };
+    (err && isPermanent(err.responseCode) ? failed : deferred).push(entry);
+  }
+  return { deferred, failed };
+}
+
+export function classifySuccess(info: SMTPConnectionSendInfo): DeliveryResult {
+  const { deferred, failed } = splitRejected(info.rejectedErrors, info.rejected ?? []);
+  return { kind: 'sent', reply: info.response.trim(), accepted: info.accepted ?? [], deferred, failed };
+}
+
+export function isHostError(err: NodemailerError): boolean {
+  return err.responseCode === 421 || HOST_ERROR_CODES.has(err.code ?? '');
+}
+
+export function classifyError(err: NodemailerError): DeliveryResult {
+  if (isHostError(err)) return { kind: 'not-sent', scope: 'host', permanent: false, reply: replyText(err) };
+  if (err.code === 'EENVELOPE' && err.rejectedErrors && err.rejectedErrors.length > 0 && err.command !== 'MAIL FROM') {
+    // Every recipient was refused at RCPT: report each one's own reply.
+    const { deferred, failed } = splitRejected(err.rejectedErrors, err.rejected ?? err.rejectedErrors.map((e) => e.recipient ?? ''));
+    return { kind: 'sent', reply: replyText(err), accepted: [], deferred, failed };
+  }
+  return { kind: 'not-sent', scope: 'message', permanent: isPermanent(err.responseCode), reply: replyText(err) };
+}

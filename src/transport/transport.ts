@@ -1,0 +1,25 @@
+// The seam between delivery and the wire: hand over one message, learn what happened to each recipient.
+import type { Readable } from 'node:stream';
+import type { Envelope } from '../spool/eml-format.js';
+
+export interface RecipientReply {
+  recipient: string;
+  /** The upstream's full reply, e.g. "550 5.1.1 <a@b>: user unknown". */
+  reply: string;
+}
+
+export type DeliveryResult =
+  /** The upstream took the message for `accepted`; the others were refused at RCPT. */
+  | { kind: 'sent'; reply: string; accepted: string[]; deferred: RecipientReply[]; failed: RecipientReply[] }
+  /**
+   * Nothing was delivered. scope 'host': the smart host could not be reached or talked to (all mail waits);
+   * scope 'message': the host answered, but refused this message as a whole.
+   */
+  | { kind: 'not-sent'; scope: 'host' | 'message'; permanent: boolean; reply: string };
+
+export interface Transport {
+  /** `openBody` may be called more than once when a pooled connection turns out dead before any byte is sent. */
+  deliver(envelope: Envelope, openBody: () => Readable): Promise<DeliveryResult>;
+  close(): Promise<void>;
+  readonly description: string;
+}

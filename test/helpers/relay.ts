@@ -1,0 +1,55 @@
+// Starts the real relay (the server object, in this process) on a fresh temporary mailroot and a free port.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import type { ConfigKey } from '../../src/config/schema.js';
+import { createLogger } from '../../src/log/logger.js';
+import { Relay } from '../../src/relay.js';
+
+export async function tempMailroot(): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-test-'));
+}
+
+export interface TestRelayOptions {
+  mailroot?: string;
+  smartHost: string;
+  settings?: Partial<Record<ConfigKey, unknown>>;
+}
+
+export async function startRelay(options: TestRelayOptions): Promise<Relay> {
+  const mailroot = options.mailroot ?? (await tempMailroot());
+  const config = loadConfig({
+    env: {},
+    cwd: mailroot,
+    flags: {
+      mailroot,
+      listen: ['127.0.0.1:0'],
+      hostname: 'relay.test',
+      smartHost: options.smartHost,
+      retry: ['1s'],
+      smartHostTimeout: '3s',
+      rescanInterval: '1s',
+      ...options.settings,
+    },
+  });
+  const log = createLogger({ level: process.env.TEST_LOG === '1' ? 'debug' : 'error', console: process.env.TEST_LOG === '1' });
+  return Relay.start(config, log);
+}
+
+export function relayPort(relay: Relay): number {
+  return relay.listening[0]!.port;
+}
+
+/** Polls until `check` is true, for outcomes with no event to wait on (files appearing, folders emptying). */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export async function filesIn(dir: string, suffix = ''): Promise<string[]> {
+  return (await fs.readdir(dir)).filter((name) => name.endsWith(suffix) && !name.startsWith('.')).sort();
+}

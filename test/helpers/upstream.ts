@@ -1,0 +1,142 @@
+// A real SMTP server on loopback playing the smart host. Tests script its answers per recipient or per
+// message, make it hang, or stop it, and read exactly what it received.
+import net from 'node:net';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+
+export interface ReceivedMessage {
+  from: string;
+  to: string[];
+  /** The message bytes exactly as received after DATA (dot-unstuffed by smtp-server). */
+  data: Buffer;
+}
+
+/** A reply script: return undefined to accept, or [code, text] to refuse. */
+export type RcptScript = (recipient: string) => [number, string] | undefined;
+export type DataScript = (message: ReceivedMessage) => [number, string] | 'drop' | undefined;
+
+export class Upstream {
+  readonly received: ReceivedMessage[] = [];
+  rcptScript: RcptScript = () => undefined;
+  dataScript: DataScript = () => undefined;
+  connections = 0;
+  #server: SMTPServer | undefined;
+  #port = 0;
+  #waiters: Array<() => void> = [];
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.#port}`;
+  }
+
+  /** Starts listening; on a restart the same port is reused. */
+  async start(port = this.#port): Promise<this> {
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['AUTH', 'STARTTLS'],
+      disableReverseLookup: true,
+      logger: false,
+      onConnect: (_session, cb) => {
+        this.connections++;
+        cb();
+      },
+      onRcptTo: (address, _session, cb) => {
+        const reply = this.rcptScript(address.address);
+        if (!reply) return cb();
+        cb(Object.assign(new Error(reply[1]), { responseCode: reply[0] }));
+      },
+      onData: (stream, session: SMTPServerSession, cb) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => {
+          const message: ReceivedMessage = {
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            to: session.envelope.rcptTo.map((r) => r.address),
+            data: Buffer.concat(chunks),
+          };
+          const reply = this.dataScript(message);
+          if (reply === 'drop') {
+            this.#dropAll();
+            return;
+          }
+          if (reply) return cb(Object.assign(new Error(reply[1]), { responseCode: reply[0] }));
+          this.received.push(message);
+          for (const wake of this.#waiters.splice(0)) wake();
+          cb();
+        });
+      },
+    });
+    server.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      server.server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    const address = server.server.address();
+    this.#port = typeof address === 'object' && address ? address.port : port;
+    this.#server = server;
+    return this;
+  }
+
+  #dropAll(): void {
+    const server = this.#server as unknown as { connections?: Set<{ _socket: net.Socket }> };
+    for (const conn of server?.connections ?? []) conn._socket.destroy();
+  }
+
+  /** Stops listening and cuts every open connection (the smart host goes down hard). */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (!server) return;
+    this.#dropAll();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Resolves once `count` messages have been received in all. */
+  async waitFor(count: number, timeoutMs = 20_000): Promise<ReceivedMessage[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.received.length < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`upstream got ${this.received.length} of ${count} messages in ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 200));
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.received;
+  }
+}
+
+/** A TCP server that accepts connections and never says a word: the hanging smart host. */
+export async function startSilentServer(): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A loopback port with nothing listening on it. */
+export async function unusedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
