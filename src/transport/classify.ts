@@ -5,8 +5,10 @@ import type { DeliveryResult, RecipientReply } from './transport.js';
 /** Codes that mean the smart host itself is unreachable or broke the session: every message waits for it. */
 const HOST_ERROR_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EPROTOCOL', 'EAUTH', 'ENOAUTH']);
 
+/** The upstream's reply when there was one; otherwise what went wrong, with nodemailer's code (ETIMEDOUT, ...). */
 export function replyText(err: NodemailerError): string {
-  return (err.response ?? err.message).replace(/\s*\r?\n\s*/g, ' ').trim();
+  const text = err.response ?? (err.code && !err.message.includes(err.code) ? `${err.code}: ${err.message}` : err.message);
+  return text.replace(/\s*\r?\n\s*/g, ' ').trim();
 }
 
 function isPermanent(code: number | undefined): boolean {

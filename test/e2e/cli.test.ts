@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { sendMail } from '../helpers/client.js';
+import { filesIn, tempMailroot } from '../helpers/relay.js';
+import { unusedPort, Upstream } from '../helpers/upstream.js';
+
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+
+interface Run {
+  code: number | null;
+  stderr: string;
+}
+
+function run(args: string[], options: { cwd: string; env?: Record<string, string>; untilStderr?: RegExp; thenSignal?: NodeJS.Signals; during?: () => Promise<void> }): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILROOT_')));
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd, env: { ...env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let signalled = false;
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (!signalled && options.untilStderr?.test(stderr)) {
+        signalled = true;
+        (options.during ?? (async () => undefined))().then(
+          () => child.kill(options.thenSignal ?? 'SIGTERM'),
+          (err: unknown) => {
+            child.kill('SIGKILL');
+            reject(err);
+          },
+        );
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+describe('command line', () => {
+  it('exits 2 and names the key for a bad value, from a flag, the environment or the file', async () => {
+    const cwd = await tempMailroot();
+    const flag = await run(['serve', '--smart-host', 'h:25', '--max-message-size', 'huge'], { cwd });
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /maxMessageSize must be a size .*"huge".*flag --max-message-size/);
+
+    const env = await run(['--smart-host', 'h:25'], { cwd, env: { MAILROOT_RETRY: '15m,soon' } });
+    assert.equal(env.code, 2);
+    assert.match(env.stderr, /retry must be a duration .*"soon".*MAILROOT_RETRY/);
+
+    await fs.writeFile(path.join(cwd, 'mailroot.json'), JSON.stringify({ smartHost: 'h:25', expire: 'never' }));
+    const file = await run([], { cwd });
+    assert.equal(file.code, 2);
+    assert.match(file.stderr, /expire must be a duration .*"never".*mailroot\.json/);
+
+    await fs.writeFile(path.join(cwd, 'mailroot.json'), JSON.stringify({ smartHost: 'h:25', smartHots: 'typo' }));
+    const unknown = await run([], { cwd });
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown key "smartHots"/);
+
+    await fs.rm(path.join(cwd, 'mailroot.json'));
+    const missing = await run([], { cwd });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /smartHost is required/);
+
+    const badFlag = await run(['--smart-hots', 'x'], { cwd });
+    assert.equal(badFlag.code, 2);
+    assert.match(badFlag.stderr, /Unknown arguments?: smart-hots/);
+  });
+
+  it('runs `serve`, accepts mail, and on SIGTERM stops cleanly with exit 0', async () => {
+    const cwd = await tempMailroot();
+    const upstream = await new Upstream().start();
+    const port = await unusedPort();
+    try {
+      const result = await run(['serve', '--listen', `127.0.0.1:${port}`, '--hostname', 'cli.test'], {
+        cwd,
+        env: { MAILROOT_SMART_HOST: upstream.address },
+        untilStderr: /listening/,
+        during: async () => {
+          await sendMail({ port, from: 'a@example.com', to: ['b@example.net'] });
+          await upstream.waitFor(1);
+        },
+      });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /accepted id="/);
+      assert.match(result.stderr, /attempt .*result="delivered"/);
+      assert.deepEqual(await filesIn(path.join(cwd, 'spool', 'Queue')), []);
+      await assert.rejects(fs.access(path.join(cwd, 'spool', 'mailroot.lock')), 'lock released on exit');
+    } finally {
+      await upstream.stop();
+    }
+  });
+});

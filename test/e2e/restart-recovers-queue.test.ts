@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { sendMail } from '../helpers/client.js';
+import { eventually, filesIn, relayPort, startRelay, tempMailroot } from '../helpers/relay.js';
+import { Upstream } from '../helpers/upstream.js';
+
+describe('restart and hand-made queue files', () => {
+  it('delivers what was queued before a restart', async () => {
+    const upstream = await new Upstream().start();
+    const port = upstream.port;
+    await upstream.stop();
+    const mailroot = await tempMailroot();
+    const first = await startRelay({ mailroot, smartHost: `127.0.0.1:${port}`, settings: { retry: ['60s'] } });
+    for (let i = 0; i < 3; i++) await sendMail({ port: relayPort(first), from: 'a@example.com', to: [`b${i}@example.net`] });
+    await first.stop();
+    assert.equal((await filesIn(path.join(mailroot, 'Queue'), '.eml')).length, 3);
+
+    await upstream.start(port);
+    // Retry state says "next attempt in 60 s"; a restart must still deliver once that comes due. Delete the
+    // .rtr files the way an operator forces an immediate retry, which the README documents.
+    for (const rtr of await filesIn(path.join(mailroot, 'Queue'), '.rtr')) await fs.rm(path.join(mailroot, 'Queue', rtr));
+    const second = await startRelay({ mailroot, smartHost: upstream.address });
+    try {
+      await upstream.waitFor(3);
+      await eventually(async () => (await filesIn(path.join(mailroot, 'Queue'))).length === 0, 10_000, 'Queue to empty');
+    } finally {
+      await second.stop();
+      await upstream.stop();
+    }
+  });
+
+  it('delivers a file an operator moved into Queue, with its envelope and bytes as written', async () => {
+    const upstream = await new Upstream().start();
+    const mailroot = await tempMailroot();
+    const relay = await startRelay({ mailroot, smartHost: upstream.address });
+    try {
+      const outside = path.join(mailroot, 'hand-made.eml');
+      const body = 'From: ops@example.com\r\nTo: x@example.net\r\nSubject: by hand\r\n\r\nmoved in by an operator\r\n';
+      await fs.writeFile(outside, `x-sender: ops@example.com\r\nX-Receiver: "Someone" <y@example.net>\r\n${body}`);
+      await fs.rename(outside, path.join(relay.spool.layout.queue, 'hand-made.eml'));
+      const [message] = await upstream.waitFor(1);
+      assert.equal(message!.from, 'ops@example.com');
+      assert.deepEqual(message!.to, ['y@example.net']);
+      assert.equal(message!.data.toString(), body);
+      await eventually(async () => (await filesIn(relay.spool.layout.queue)).length === 0, 10_000, 'Queue to empty');
+    } finally {
+      await relay.stop();
+      await upstream.stop();
+    }
+  });
+
+  it('cleans SortTemp, keeps differently-cased folders, and refuses a second relay on the same mailroot', async () => {
+    const upstream = await new Upstream().start();
+    const mailroot = await tempMailroot();
+    await fs.mkdir(path.join(mailroot, 'BadMail'));
+    await fs.mkdir(path.join(mailroot, 'SortTemp'));
+    await fs.writeFile(path.join(mailroot, 'SortTemp', 'leftover.accept.tmp'), 'X-Sender: <a@b>\r\n');
+    const relay = await startRelay({ mailroot, smartHost: upstream.address });
+    try {
+      assert.deepEqual(await fs.readdir(path.join(mailroot, 'SortTemp')), []);
+      assert.deepEqual((await fs.readdir(mailroot)).filter((n) => n.toLowerCase() === 'badmail'), ['BadMail']);
+      assert.equal(relay.spool.layout.badmail, path.join(mailroot, 'BadMail'));
+      await assert.rejects(startRelay({ mailroot, smartHost: upstream.address }), /in use by process/);
+    } finally {
+      await relay.stop();
+      await upstream.stop();
+    }
+  });
+
+  it('moves a message the smart host refuses with 5xx to Badmail with a reason file', async () => {
+    const upstream = await new Upstream().start();
+    upstream.dataScript = () => [554, '5.6.0 content rejected'];
+    const relay = await startRelay({ smartHost: upstream.address });
+    try {
+      await sendMail({ port: relayPort(relay), from: 'a@example.com', to: ['b@example.net'] });
+      const badmail = relay.spool.layout.badmail;
+      await eventually(async () => (await filesIn(badmail, '.bdr')).length === 1, 10_000, 'a .bdr in Badmail');
+      const [bad] = await filesIn(badmail, '.bad');
+      const [bdr] = await filesIn(badmail, '.bdr');
+      assert.equal(bad!.replace(/\.bad$/, ''), bdr!.replace(/\.bdr$/, ''));
+      assert.match(await fs.readFile(path.join(badmail, bad!), 'latin1'), /^X-Sender: <a@example\.com>\r\nX-Receiver: <b@example\.net>\r\n/);
+      const reason = await fs.readFile(path.join(badmail, bdr!), 'utf8');
+      assert.match(reason, /<b@example\.net>\s+554 5\.6\.0 content rejected/);
+      assert.deepEqual(await filesIn(relay.spool.layout.queue), []);
+    } finally {
+      await relay.stop();
+      await upstream.stop();
+    }
+  });
+});
