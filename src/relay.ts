@@ -5,6 +5,7 @@ import { MailEvents } from './log/mail-events.js';
 import { InboundServer, type BoundAddress } from './smtp/server.js';
 import { Spool } from './spool/spool.js';
 import { DeliveryAgent } from './delivery/agent.js';
+import { Bouncer } from './delivery/bouncer.js';
 import { QueueWatcher } from './delivery/queue-watcher.js';
 import { Scheduler } from './delivery/scheduler.js';
 import { SmartHostTransport } from './transport/smart-host.js';
@@ -32,7 +33,22 @@ export class Relay {
       timeout: config.smartHostTimeout,
       log,
     });
-    const agent = new DeliveryAgent({ spool, transport: this.#transport, policy: config, events });
+    const bouncer = new Bouncer({
+      spool,
+      hostname: config.hostname,
+      copyTo: config.ndrCopyTo,
+      limitPerHour: config.ndrLimitPerHour,
+      log,
+    });
+    const agent = new DeliveryAgent({
+      spool,
+      transport: this.#transport,
+      policy: config,
+      events,
+      bouncer,
+      maxHopCount: config.maxHopCount,
+      delayNotify: config.delayNotify,
+    });
     this.scheduler = new Scheduler({
       agent,
       concurrency: config.concurrency,

@@ -19,6 +19,10 @@ export interface Config {
   expire: number;
   maxMessageSize: number;
   concurrency: number;
+  maxHopCount: number;
+  delayNotify: number;
+  ndrCopyTo: string[];
+  ndrLimitPerHour: number;
   rescanInterval: number;
   logLevel: LogLevel;
   logFile: string | undefined;
@@ -97,6 +101,16 @@ const positiveDuration: Parser<number> = (raw) => {
   const ms = parseDuration(raw);
   return ms !== undefined && ms > 0 ? ok(ms) : bad(`must be a duration above zero such as "30s", "15m", "2d" (got ${describe(raw)})`);
 };
+
+const durationOrZero: Parser<number> = (raw) => {
+  const ms = parseDuration(raw);
+  return ms !== undefined ? ok(ms) : bad(`must be a duration such as "12h", or "0" for never (got ${describe(raw)})`);
+};
+
+const emailAddress: Parser<string> = (raw) =>
+  typeof raw === 'string' && /^[^\s<>@]+@[^\s<>@]+$/.test(raw.trim())
+    ? ok(raw.trim())
+    : bad(`must be an e-mail address like "admin@example.com" (got ${describe(raw)})`);
 
 const size: Parser<number> = (raw) => {
   const bytes = parseSize(raw);
@@ -179,6 +193,31 @@ export const CONFIG_KEYS = {
   },
   concurrency: {
     description: 'Most messages handed to the smart host at once (also the connection pool size)',
+    defaultText: '10',
+    default: () => 10,
+    parse: positiveInteger,
+  },
+  maxHopCount: {
+    description: 'A message with more Received: lines than this is a mail loop: Badmail and a non-delivery report',
+    defaultText: '15',
+    default: () => 15,
+    parse: positiveInteger,
+  },
+  delayNotify: {
+    description: 'Warn the sender once (a "delayed" notification) when a message is still queued this long; "0" never',
+    defaultText: '"12h"',
+    default: () => 43_200_000,
+    parse: durationOrZero,
+  },
+  ndrCopyTo: {
+    description: 'Also send a copy of every non-delivery report to these addresses (IIS "Send copy of NDR to")',
+    defaultText: '[]',
+    default: () => [] as string[],
+    parse: listOf(emailAddress, 0),
+    list: true,
+  },
+  ndrLimitPerHour: {
+    description: 'Most notifications sent to one sender in an hour; failures past it go to Badmail without one',
     defaultText: '10',
     default: () => 10,
     parse: positiveInteger,

@@ -5,7 +5,12 @@ import type { RetryState } from '../spool/retry-state.js';
 import type { QueuedMessage, Spool } from '../spool/spool.js';
 import type { DeliveryResult, RecipientReply, Transport } from '../transport/transport.js';
 import { badmailReport } from './badmail-report.js';
+import type { Bouncer, NotifyResult } from './bouncer.js';
+import { headerBlock, type FailureCause } from './dsn.js';
 import { decideRetry, type RetryPolicy } from './retry-policy.js';
+
+/** Enough to hold any real header block; only the Received: lines in it are counted. */
+const HEADER_READ_LIMIT = 256 * 1024;
 
 export type AttemptOutcome =
   | { kind: 'delivered' }
@@ -21,6 +26,11 @@ export interface AgentOptions {
   transport: Transport;
   policy: RetryPolicy;
   events: MailEvents;
+  bouncer: Bouncer;
+  /** More Received: lines than this means a mail loop: the message fails without an attempt. */
+  maxHopCount: number;
+  /** Tell the sender once that a message is still undelivered after this long; 0 never. */
+  delayNotify: number;
   now?: () => Date;
 }
 
@@ -29,6 +39,9 @@ export class DeliveryAgent {
   readonly #transport: Transport;
   readonly #policy: RetryPolicy;
   readonly #events: MailEvents;
+  readonly #bouncer: Bouncer;
+  readonly #maxHopCount: number;
+  readonly #delayNotify: number;
   readonly #now: () => Date;
 
   constructor(options: AgentOptions) {
@@ -36,6 +49,9 @@ export class DeliveryAgent {
     this.#transport = options.transport;
     this.#policy = options.policy;
     this.#events = options.events;
+    this.#bouncer = options.bouncer;
+    this.#maxHopCount = options.maxHopCount;
+    this.#delayNotify = options.delayNotify;
     this.#now = options.now ?? (() => new Date());
   }
 
@@ -50,6 +66,13 @@ export class DeliveryAgent {
     const state = await this.#spool.readRetryState(name);
     const now = this.#now();
     if (!force && state?.nextAttempt && state.nextAttempt > now) return { kind: 'not-due', at: state.nextAttempt };
+
+    const hops = await this.#countHops(message);
+    if (hops > this.#maxHopCount) {
+      const reply = `554 5.4.6 Hop count exceeded: ${hops} Received: lines, the limit is ${this.#maxHopCount} - possible mail loop`;
+      const failed = message.envelope.recipients.map((recipient) => ({ recipient, reply }));
+      return this.#toBadmail(message, state, 'mail loop: too many Received: lines (maxHopCount)', failed, 'loop');
+    }
 
     const result = await this.#transport.deliver(message.envelope, () => this.#spool.openBody(message));
     return this.#applyResult(message, state, result);
@@ -74,7 +97,7 @@ export class DeliveryAgent {
     if (result.kind === 'not-sent') {
       if (result.permanent) {
         const failed = recipients.map((recipient) => ({ recipient, reply: result.reply }));
-        return this.#toBadmail(message, state, 'the smart host refused the message permanently', failed);
+        return this.#toBadmail(message, state, 'the smart host refused the message permanently', failed, 'refused');
       }
       return this.#recordFailure(message, state, result.reply, result.scope === 'host');
     }
@@ -86,11 +109,12 @@ export class DeliveryAgent {
       return { kind: 'delivered' };
     }
     if (deferred.length === 0 && accepted.length === 0) {
-      return this.#toBadmail(message, state, 'the smart host refused every recipient permanently', failed);
+      return this.#toBadmail(message, state, 'the smart host refused every recipient permanently', failed, 'refused');
     }
     // Mixed: some recipients are done for good. Write the failed ones to Badmail, keep only the deferred ones.
     if (failed.length > 0) {
-      const report = this.#report('the smart host refused these recipients permanently', message, state, failed);
+      const notice = await this.#bouncer.failure(message, state, failed, 'refused');
+      const report = this.#report('the smart host refused these recipients permanently', message, state, failed, notice);
       await this.#spool.quarantine(message.name, report, { message, recipients: failed.map((f) => f.recipient) });
       this.#events.badmail({ id: message.id, reason: 'recipients refused', recipients: failed.map((f) => f.recipient) });
     }
@@ -99,9 +123,13 @@ export class DeliveryAgent {
       this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
       return { kind: 'delivered' };
     }
-    const remaining = await this.#spool.rewriteRecipients(message, deferred.map((d) => d.recipient));
-    this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
-    return this.#recordFailure(remaining, state, deferred.map((d) => `<${d.recipient}> ${d.reply}`).join('; '), false, deferred);
+    let remaining = message;
+    if (deferred.length < recipients.length) {
+      remaining = await this.#spool.rewriteRecipients(message, deferred.map((d) => d.recipient));
+      this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
+    }
+    const reply = deferred.length === 1 ? deferred[0]!.reply : deferred.map((d) => `<${d.recipient}> ${d.reply}`).join('; ');
+    return this.#recordFailure(remaining, state, reply, false, deferred);
   }
 
   async #recordFailure(
@@ -114,36 +142,60 @@ export class DeliveryAgent {
     const now = this.#now();
     const state: RetryState = {
       firstQueued: previous?.firstQueued ?? now,
+      firstAttempt: previous?.firstAttempt ?? now,
       attempts: (previous?.attempts ?? 0) + 1,
       lastAttempt: now,
       nextAttempt: undefined,
       hostDeferred: hostDown,
+      delayNotified: previous?.delayNotified ?? false,
       lastReply: reply,
     };
     const decision = decideRetry(state.attempts, state.firstQueued, now, this.#policy);
     if ('giveUp' in decision) {
       const failed = perRecipient ?? message.envelope.recipients.map((recipient) => ({ recipient, reply }));
-      return this.#toBadmail(message, state, `expired: not delivered within ${Math.round(this.#policy.expire / 60_000)} minutes`, failed);
+      const cause: FailureCause = hostDown ? 'unreachable' : 'refused';
+      return this.#toBadmail(message, state, `expired: not delivered within ${formatAge(this.#policy.expire)} of being queued`, failed, cause);
     }
     state.nextAttempt = decision.retryAt;
-    await this.#spool.writeRetryState(message.name, state);
+    if (!state.delayNotified && this.#delayNotify > 0 && now.getTime() - state.firstQueued.getTime() >= this.#delayNotify) {
+      // Marked before sending: a crash may lose this warning, but never sends it twice.
+      state.delayNotified = true;
+      await this.#spool.writeRetryState(message.name, state);
+      await this.#bouncer.delay(message, state, new Date(state.firstQueued.getTime() + this.#policy.expire));
+    } else {
+      await this.#spool.writeRetryState(message.name, state);
+    }
     this.#events.attempt({ id: message.id, result: 'deferred', reply, attempts: state.attempts, nextAttemptAt: decision.retryAt });
     return { kind: 'deferred', retryAt: decision.retryAt, hostDown, reply };
   }
 
-  #report(reason: string, message: QueuedMessage, state: RetryState | undefined, failed: RecipientReply[]): string {
+  async #countHops(message: QueuedMessage): Promise<number> {
+    const { bytes } = await this.#spool.readMessageStart(message, HEADER_READ_LIMIT);
+    return headerBlock(bytes).toString('latin1').match(/^Received:/gim)?.length ?? 0;
+  }
+
+  #report(reason: string, message: QueuedMessage, state: RetryState | undefined, failed: RecipientReply[], notice: NotifyResult): string {
     return badmailReport({
       reason,
       sender: message.envelope.sender,
       recipients: failed,
       state,
       smartHost: this.#transport.description,
+      notification: notice.sent ? `sent to <${message.envelope.sender}> as ${notice.id}` : `not sent: ${notice.why}`,
       now: this.#now(),
     });
   }
 
-  async #toBadmail(message: QueuedMessage, state: RetryState | undefined, reason: string, failed: RecipientReply[]): Promise<AttemptOutcome> {
-    await this.#spool.quarantine(message.name, this.#report(reason, message, state, failed));
+  /** Tells the sender first, then moves the file: a crash in between repeats the notice, never loses it. */
+  async #toBadmail(
+    message: QueuedMessage,
+    state: RetryState | undefined,
+    reason: string,
+    failed: RecipientReply[],
+    cause: FailureCause,
+  ): Promise<AttemptOutcome> {
+    const notice = await this.#bouncer.failure(message, state, failed, cause);
+    await this.#spool.quarantine(message.name, this.#report(reason, message, state, failed, notice));
     this.#events.badmail({ id: message.id, reason, recipients: failed.map((f) => f.recipient) });
     return { kind: 'badmail' };
   }
@@ -159,4 +211,11 @@ export class DeliveryAgent {
     this.#events.badmail({ id: name, reason, recipients: [] });
     return { kind: 'badmail' };
   }
+}
+
+function formatAge(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} day(s)`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} hour(s)`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} minute(s)`;
+  return `${Math.round(ms / 1000)} second(s)`;
 }

@@ -8,6 +8,8 @@ export interface BadmailReportInput {
   recipients: RecipientReply[];
   state?: RetryState | undefined;
   smartHost?: string;
+  /** What happened about telling the sender, e.g. "sent to <a@b> as <id>" or why not. */
+  notification?: string;
   now: Date;
 }
 
@@ -26,9 +28,11 @@ export function badmailReport(input: BadmailReportInput): string {
   const state = input.state;
   if (state) {
     lines.push(`First queued: ${state.firstQueued.toISOString()}`);
+    if (state.firstAttempt) lines.push(`First attempt: ${state.firstAttempt.toISOString()}`);
     if (state.lastAttempt) lines.push(`Last attempt: ${state.lastAttempt.toISOString()}`);
     lines.push(`Attempts: ${state.attempts}`);
   }
+  if (input.notification) lines.push(`Non-delivery report: ${input.notification}`);
   lines.push(`Moved to Badmail: ${input.now.toISOString()}`);
   lines.push('', 'To send it again to the recipients above, move the .bad file into the Pickup folder.');
   return lines.join('\r\n') + '\r\n';

@@ -196,6 +196,24 @@ export class Spool {
     return fs.createReadStream(message.path, { start: message.bodyOffset, highWaterMark: 64 * 1024 });
   }
 
+  /** Up to `limit` bytes of the message after the envelope lines; `complete` when that is all of it. */
+  async readMessageStart(message: QueuedMessage, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
+    const handle = await fsp.open(message.path, 'r');
+    try {
+      const buffer = Buffer.alloc(limit + 1);
+      let length = 0;
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, message.bodyOffset + length);
+        if (bytesRead === 0) break;
+        length += bytesRead;
+        if (length === buffer.length) break;
+      }
+      return length > limit ? { bytes: buffer.subarray(0, limit), complete: false } : { bytes: buffer.subarray(0, length), complete: true };
+    } finally {
+      await handle.close();
+    }
+  }
+
   async readRetryState(name: string): Promise<RetryState | undefined> {
     try {
       return parseRetryState(await fsp.readFile(this.#statePath(name), 'utf8'));

@@ -12,6 +12,8 @@ import type { Envelope } from '../spool/eml-format.js';
 import { classifyError, classifySuccess, isHostError } from './classify.js';
 import type { DeliveryResult, Transport } from './transport.js';
 
+const MAX_RECIPIENTS_PER_TRANSACTION = 100;
+
 export interface SmartHostOptions {
   smartHost: HostPort;
   /** EHLO name. */
@@ -47,7 +49,39 @@ export class SmartHostTransport implements Transport {
     return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   }
 
+  /**
+   * Sends to at most MAX_RECIPIENTS_PER_TRANSACTION recipients per transaction (IIS: 100, the RFC 5321
+   * minimum a server must take); more are split across transactions rather than refused.
+   */
   async deliver(envelope: Envelope, openBody: () => Readable): Promise<DeliveryResult> {
+    const chunks: string[][] = [];
+    for (let i = 0; i < envelope.recipients.length; i += MAX_RECIPIENTS_PER_TRANSACTION) {
+      chunks.push(envelope.recipients.slice(i, i + MAX_RECIPIENTS_PER_TRANSACTION));
+    }
+    if (chunks.length <= 1) return this.#deliverOnce(envelope, openBody);
+    const total: Extract<DeliveryResult, { kind: 'sent' }> = { kind: 'sent', reply: '', accepted: [], deferred: [], failed: [] };
+    for (const [index, recipients] of chunks.entries()) {
+      const result = await this.#deliverOnce({ sender: envelope.sender, recipients }, openBody);
+      if (result.kind === 'sent') {
+        total.reply = result.reply;
+        total.accepted.push(...result.accepted);
+        total.deferred.push(...result.deferred);
+        total.failed.push(...result.failed);
+        continue;
+      }
+      // Nothing went out yet and the host is unreachable: report it as such, so delivery marks it down.
+      if (index === 0 && result.scope === 'host') return result;
+      const entries = recipients.map((recipient) => ({ recipient, reply: result.reply }));
+      (result.permanent ? total.failed : total.deferred).push(...entries);
+      if (result.scope === 'host') {
+        for (const rest of chunks.slice(index + 1)) total.deferred.push(...rest.map((recipient) => ({ recipient, reply: result.reply })));
+        break;
+      }
+    }
+    return total;
+  }
+
+  async #deliverOnce(envelope: Envelope, openBody: () => Readable): Promise<DeliveryResult> {
     // A pooled connection the smart host has dropped fails before a byte of the message is sent: try a fresh one.
     for (let attempt = 1; ; attempt++) {
       let pooled: PooledConnection;

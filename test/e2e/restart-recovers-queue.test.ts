@@ -71,7 +71,7 @@ describe('restart and hand-made queue files', () => {
 
   it('moves a message the smart host refuses with 5xx to Badmail with a reason file', async () => {
     const upstream = await new Upstream().start();
-    upstream.dataScript = () => [554, '5.6.0 content rejected'];
+    upstream.dataScript = (m) => (m.from === '' ? undefined : [554, '5.6.0 content rejected']); // the NDR itself goes through
     const relay = await startRelay({ smartHost: upstream.address });
     try {
       await sendMail({ port: relayPort(relay), from: 'a@example.com', to: ['b@example.net'] });

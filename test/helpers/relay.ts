@@ -53,3 +53,11 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
 export async function filesIn(dir: string, suffix = ''): Promise<string[]> {
   return (await fs.readdir(dir)).filter((name) => name.endsWith(suffix) && !name.startsWith('.')).sort();
 }
+
+/** Puts a hand-made message into Queue the way an operator would: written elsewhere, then moved in. */
+export async function dropIntoQueue(queueDir: string, name: string, sender: string, recipients: string[], message: string): Promise<void> {
+  const head = `X-Sender: <${sender}>\r\n` + recipients.map((r) => `X-Receiver: <${r}>\r\n`).join('');
+  const outside = path.join(path.dirname(queueDir), `${name}.incoming`);
+  await fs.writeFile(outside, head + message);
+  await fs.rename(outside, path.join(queueDir, name));
+}

@@ -38,6 +38,8 @@ export class Upstream {
       disabledCommands: ['AUTH', 'STARTTLS'],
       disableReverseLookup: true,
       logger: false,
+      maxRecipients: 100, // like most real servers: a relay must split larger envelopes
+      size: 50 * 1024 * 1024,
       onConnect: (_session, cb) => {
         this.connections++;
         cb();
