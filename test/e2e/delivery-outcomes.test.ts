@@ -92,6 +92,8 @@ describe('delivery outcomes', () => {
       const ndr = parseDsn(notices(upstream)[0]!.data.toString());
       assert.equal(ndr.perRecipient[0]!.get('status'), '4.2.2');
       assert.equal(ndr.perRecipient[0]!.get('diagnostic-code'), 'smtp;452 4.2.2 mailbox full');
+      // The notice is queued before the move to Badmail, so it can arrive first.
+      await eventually(async () => (await filesIn(relay.spool.layout.badmail, '.bdr')).includes('expiring.bdr'), 5000, 'the .bdr');
       const report = await read(relay.spool.layout.badmail, 'expiring.bdr');
       assert.match(report, /^Reason: expired: not delivered within 3 second\(s\)/m);
       assert.match(report, /^First attempt: /m);
@@ -110,6 +112,7 @@ describe('delivery outcomes', () => {
       assert.match(ndr.readable, /forwarded more than the maximum allowed times\. This could indicate a mail loop\./);
       assert.equal(ndr.perRecipient[0]!.get('status'), '5.4.6');
       assert.equal(originals(upstream).length, 0);
+      await eventually(async () => (await filesIn(relay.spool.layout.badmail, '.bdr')).includes('loop.bdr'), 5000, 'the .bdr');
       assert.match(await read(relay.spool.layout.badmail, 'loop.bdr'), /mail loop/);
     });
   });
