@@ -1,5 +1,6 @@
 // One delivery attempt for one queued message, and what it leaves behind: the file removed, rewritten to the
 // recipients still to do, moved to Badmail with a reason, or kept with its retry state updated.
+import { failpoint } from '../failpoints.js';
 import type { MailEvents } from '../log/mail-events.js';
 import type { RetryState } from '../spool/retry-state.js';
 import type { QueuedMessage, Spool } from '../spool/spool.js';
@@ -103,6 +104,7 @@ export class DeliveryAgent {
     }
 
     const { accepted, deferred, failed } = result;
+    if (accepted.length > 0) failpoint('deliver-after-upstream-250');
     if (failed.length === 0 && deferred.length === 0) {
       await this.#spool.removeDelivered(message);
       this.#events.attempt({ id: message.id, result: 'delivered', reply: result.reply, recipients: accepted });

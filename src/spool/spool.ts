@@ -5,6 +5,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { failpoint } from '../failpoints.js';
 import { CrlfNormalizer } from './crlf.js';
 import { errorCode, fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
 import { envelopeOf, formatEnvelopeHead, readEnvelopeHead, type Envelope } from './eml-format.js';
@@ -132,9 +133,11 @@ export class Spool {
       size = head.length + counter.bytes;
       const rejection = options.verify?.();
       if (rejection) throw rejection;
+      failpoint('accept-after-write');
       await handle.sync();
       await handle.close();
       handle = undefined;
+      failpoint('accept-after-fsync');
       await renameWithRetry(temp, target);
     } catch (err) {
       await handle?.close().catch(() => undefined);
@@ -150,6 +153,7 @@ export class Spool {
       await fsp.rm(target, { force: true }).catch(() => undefined);
       throw new SpoolWriteError(`cannot flush the Queue folder: ${(err as Error).message}`, err);
     }
+    failpoint('accept-after-rename');
     return { id, size };
   }
 
@@ -291,6 +295,7 @@ export class Spool {
     const stem = await this.#badmailStem(id);
     const badFile = path.join(this.layout.badmail, stem + '.bad');
     await writeFileDurably(this.#tempPath(`${id}-${process.hrtime.bigint()}`, 'bdr'), path.join(this.layout.badmail, stem + '.bdr'), report);
+    failpoint('badmail-after-report');
     const { message, recipients } = options;
     if (message && recipients && recipients.length < message.envelope.recipients.length) {
       const temp = this.#tempPath(`${id}-${process.hrtime.bigint()}`, 'bad');

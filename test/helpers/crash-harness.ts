@@ -1,0 +1,145 @@
+// kill -9 under load: SMTP clients send numbered messages while the relay is killed and restarted at random
+// moments. Every message a client got 250 for must reach the upstream; duplicates are counted.
+// Used small by the fault tests in `npm test` and at full size by scripts/fault.ts.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+import { readEnvelopeHead } from '../../src/spool/eml-format.js';
+import { RelayProcess } from './relay-process.js';
+import { tempMailroot } from './relay.js';
+import { unusedPort, Upstream } from './upstream.js';
+
+export interface CrashHarnessOptions {
+  messages: number;
+  kills: number;
+  clients: number;
+  /** Kill after a random wait in [minGap, maxGap] ms of running. */
+  minGap: number;
+  maxGap: number;
+  seed: number;
+  /** Give up waiting for the drain after this long. */
+  drainTimeout: number;
+  log?: (line: string) => void;
+}
+
+export interface CrashHarnessReport {
+  acked: number;
+  delivered: number;
+  lost: string[];
+  duplicates: number;
+  ghosts: number;
+  kills: number;
+  sortTempLeftovers: string[];
+  invalidQueueFiles: string[];
+  queueLeft: number;
+}
+
+/** Small deterministic PRNG (mulberry32), so a failing run can be repeated with its seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function testIdOf(data: Buffer): string | undefined {
+  return /^X-Test-Id: (\S+)\r$/m.exec(data.toString('latin1'))?.[1];
+}
+
+async function checkSpool(mailroot: string): Promise<{ sortTemp: string[]; invalid: string[] }> {
+  const sortTemp = await fs.readdir(path.join(mailroot, 'SortTemp')).catch(() => []);
+  const invalid: string[] = [];
+  for (const dir of ['Queue', 'Badmail']) {
+    for (const name of await fs.readdir(path.join(mailroot, dir)).catch(() => [] as string[])) {
+      if (!/\.(eml|bad)$/.test(name)) continue;
+      const head = await readEnvelopeHead(path.join(mailroot, dir, name)).catch((err: Error) => ({ ok: false, reason: err.message }));
+      if (!head.ok) invalid.push(`${dir}/${name}: ${'reason' in head ? head.reason : ''}`);
+    }
+  }
+  return { sortTemp, invalid };
+}
+
+export async function runCrashHarness(options: CrashHarnessOptions): Promise<CrashHarnessReport> {
+  const log = options.log ?? (() => undefined);
+  const random = prng(options.seed);
+  const upstream = await new Upstream().start();
+  const mailroot = await tempMailroot();
+  const port = await unusedPort();
+  const relay = new RelayProcess({ mailroot, port, smartHost: upstream.address, args: ['--retry', '1s', '--rescan-interval', '2s', '--log-level', 'warn'] });
+  await relay.start();
+
+  const acked = new Set<string>();
+  const pending = Array.from({ length: options.messages }, (_, i) => `m${options.seed}-${i}`);
+  const sortTempLeftovers: string[] = [];
+  const invalidQueueFiles: string[] = [];
+  let loadDone = false;
+
+  const client = async () => {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port, ignoreTLS: true, pool: false, connectionTimeout: 2000, greetingTimeout: 2000, socketTimeout: 5000 });
+    try {
+      for (let id = pending.shift(); id !== undefined; id = pending.shift()) {
+        try {
+          await transport.sendMail({
+            envelope: { from: 'ca@example.com', to: ['ops@example.net'] },
+            raw: `From: ca@example.com\r\nTo: ops@example.net\r\nSubject: ${id}\r\nX-Test-Id: ${id}\r\n\r\n${'x'.repeat(512)}\r\n`,
+          });
+          acked.add(id);
+        } catch {
+          pending.push(id); // no 250: the client still owns it and sends it again
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+    } finally {
+      transport.close();
+    }
+  };
+
+  const chaos = async () => {
+    for (let kill = 1; kill <= options.kills; kill++) {
+      await new Promise((resolve) => setTimeout(resolve, options.minGap + random() * (options.maxGap - options.minGap)));
+      await relay.kill9();
+      const check = await checkSpool(mailroot);
+      invalidQueueFiles.push(...check.invalid);
+      await relay.start();
+      log(`kill ${kill}/${options.kills}: acked ${acked.size}, delivered ${upstream.received.length}`);
+      if (loadDone && kill >= options.kills) break;
+    }
+  };
+
+  const load = Promise.all(Array.from({ length: options.clients }, client)).then(() => (loadDone = true));
+  await Promise.all([load, chaos()]);
+
+  // Drain: every acknowledged message must arrive.
+  const deadline = Date.now() + options.drainTimeout;
+  const delivered = () => new Set(upstream.received.map((m) => testIdOf(m.data)));
+  while (Date.now() < deadline && [...acked].some((id) => !delivered().has(id))) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const queueLeft = (await fs.readdir(path.join(mailroot, 'Queue'))).filter((n) => n.endsWith('.eml')).length;
+  await relay.stop();
+  await upstream.stop();
+  const final = await checkSpool(mailroot);
+  sortTempLeftovers.push(...final.sortTemp);
+  invalidQueueFiles.push(...final.invalid);
+
+  const counts = new Map<string, number>();
+  for (const m of upstream.received) {
+    const id = testIdOf(m.data) ?? '?';
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return {
+    acked: acked.size,
+    delivered: counts.size,
+    lost: [...acked].filter((id) => !counts.has(id)),
+    duplicates: [...counts.values()].reduce((sum, n) => sum + n - 1, 0),
+    ghosts: [...counts.keys()].filter((id) => !acked.has(id)).length,
+    kills: options.kills,
+    sortTempLeftovers,
+    invalidQueueFiles,
+    queueLeft,
+  };
+}
