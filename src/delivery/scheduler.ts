@@ -215,8 +215,11 @@ export class Scheduler {
   async #deferHeld(reply: string): Promise<void> {
     if (this.#deferringHeld) return;
     this.#deferringHeld = true;
+    // Only those waiting now: messages that come due meanwhile wait for the next probe, or this never ends.
+    const held: string[] = [];
+    for (let name = this.#shiftReady(); name !== undefined; name = this.#shiftReady()) held.push(name);
     try {
-      for (let name = this.#shiftReady(); name !== undefined; name = this.#shiftReady()) {
+      for (const name of held) {
         const item = this.#items.get(name);
         if (!item || item.status !== 'ready' || this.#stopped) continue;
         item.status = 'in-flight';
@@ -227,7 +230,14 @@ export class Scheduler {
           this.#options.log.error('cannot record deferral', { name, error: (err as Error).message });
           this.#wait(name, Date.now() + this.#options.probeInterval, false);
         }
-        if (!this.#hostDown) break; // came back meanwhile: the rest go out normally
+        if (!this.#hostDown) {
+          // Came back meanwhile: the rest go out normally.
+          for (const rest of held.slice(held.indexOf(name) + 1)) {
+            const restItem = this.#items.get(rest);
+            if (restItem?.status === 'ready') this.#pushReady(rest);
+          }
+          break;
+        }
       }
     } finally {
       this.#deferringHeld = false;

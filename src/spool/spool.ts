@@ -124,7 +124,7 @@ export class Spool {
     let handle: fsp.FileHandle | undefined;
     let size = 0;
     try {
-      handle = await fsp.open(temp, 'wx');
+      handle = await this.#openNew(temp);
       const out = writeStreamOn(handle);
       const head = Buffer.concat([formatEnvelopeHead(envelope), options.prefix?.(id) ?? Buffer.alloc(0)]);
       const counter = new ByteCounter();
@@ -138,7 +138,7 @@ export class Spool {
       await handle.close();
       handle = undefined;
       failpoint('accept-after-fsync');
-      await renameWithRetry(temp, target);
+      await this.#renameIntoQueue(temp, target);
     } catch (err) {
       await handle?.close().catch(() => undefined);
       await fsp.rm(temp, { force: true }).catch(() => undefined);
@@ -155,6 +155,27 @@ export class Spool {
     }
     failpoint('accept-after-rename');
     return { id, size };
+  }
+
+  // An operator may delete a folder while the relay runs: recreate it rather than refuse mail.
+  async #openNew(temp: string): Promise<fsp.FileHandle> {
+    try {
+      return await fsp.open(temp, 'wx');
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw err;
+      await fsp.mkdir(path.dirname(temp), { recursive: true });
+      return fsp.open(temp, 'wx');
+    }
+  }
+
+  async #renameIntoQueue(temp: string, target: string): Promise<void> {
+    try {
+      await renameWithRetry(temp, target);
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw err;
+      await fsp.mkdir(path.dirname(target), { recursive: true });
+      await renameWithRetry(temp, target);
+    }
   }
 
   /** Lists Queue once. Names only: reading 100 000 files is the scheduler's job, one at a time. */

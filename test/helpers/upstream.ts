@@ -22,6 +22,17 @@ export class Upstream {
   #server: SMTPServer | undefined;
   #port = 0;
   #waiters: Array<() => void> = [];
+  #hold: { enter: () => void; released: Promise<void> } | undefined;
+
+  /** The next message's reply to the final dot waits until `release()`; `entered` resolves once it is waiting. */
+  holdNextData(): { entered: Promise<void>; release: () => void } {
+    let enter: () => void = () => undefined;
+    let release: () => void = () => undefined;
+    const entered = new Promise<void>((resolve) => (enter = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.#hold = { enter, released };
+    return { entered, release };
+  }
 
   get port(): number {
     return this.#port;
@@ -44,6 +55,10 @@ export class Upstream {
         this.connections++;
         cb();
       },
+      onMailFrom: (_address, _session, cb) => {
+        if (!this.#down) return cb();
+        cb(Object.assign(new Error('4.3.2 Service shutting down'), { responseCode: 421 }));
+      },
       onRcptTo: (address, _session, cb) => {
         const reply = this.rcptScript(address.address);
         if (!reply) return cb();
@@ -52,7 +67,13 @@ export class Upstream {
       onData: (stream, session: SMTPServerSession, cb) => {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
+        stream.on('end', async () => {
+          const hold = this.#hold;
+          if (hold) {
+            this.#hold = undefined;
+            hold.enter();
+            await hold.released;
+          }
           const message: ReceivedMessage = {
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             to: session.envelope.rcptTo.map((r) => r.address),
@@ -84,6 +105,25 @@ export class Upstream {
   #dropAll(): void {
     const server = this.#server as unknown as { connections?: Set<{ _socket: net.Socket }> };
     for (const conn of server?.connections ?? []) conn._socket.destroy();
+  }
+
+  #down = false;
+
+  /**
+   * Goes down gently, as a real server restarting: no new connections, and 421 to the next transaction on the
+   * ones already open. A transaction already in DATA still completes, so nothing is accepted unacknowledged.
+   */
+  async flapDown(): Promise<void> {
+    this.#down = true;
+    await new Promise<void>((resolve) => this.#server!.server.close(() => resolve()));
+  }
+
+  async flapUp(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server!.server.once('error', reject);
+      this.#server!.server.listen(this.#port, '127.0.0.1', () => resolve());
+    });
+    this.#down = false;
   }
 
   /** Stops listening and cuts every open connection (the smart host goes down hard). */
