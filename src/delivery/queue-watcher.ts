@@ -1,7 +1,12 @@
-// Finds queue files: a full listing at start and every rescanInterval (the source of truth), plus chokidar
-// events so a new file is tried at once (hints: they can be missed, duplicated or late, and that is fine).
-import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+// Finds queue files: a full listing at start and every rescanInterval (the source of truth), plus hints so a
+// new file is tried at once: the spool's own "queued" notice for mail it accepted, and fs.watch events for files
+// an operator moves in. Hints can be missed, duplicated or late, and that is fine.
+//
+// Why fs.watch and not chokidar here: chokidar re-reads the whole directory (an lstat per entry) after each
+// change event, back to back while events keep coming. Queue changes on every accept, attempt and delivery, so
+// with thousands of queued files that made delivery quadratic (2 000 queued files: 47 msg/s, a core busy in
+// lstat). fs.watch hands over the file name for O(1) per event; the rescan covers what it misses.
+import fs from 'node:fs';
 import type { Logger } from '../log/logger.js';
 import { prepareLayout } from '../spool/layout.js';
 import { isQueueMessageName, type Spool } from '../spool/spool.js';
@@ -16,7 +21,7 @@ export interface QueueWatcherOptions {
 
 export class QueueWatcher {
   readonly #options: QueueWatcherOptions;
-  #watcher: FSWatcher | undefined;
+  #watcher: fs.FSWatcher | undefined;
   #rescanTimer: NodeJS.Timeout | undefined;
   #scanning: Promise<void> | undefined;
   #stopped = false;
@@ -27,21 +32,30 @@ export class QueueWatcher {
 
   /** Returns at once: the first listing runs in the background so a huge Queue never delays the listener. */
   start(): void {
-    const queueDir = this.#options.spool.layout.queue;
-    this.#watcher = watch(queueDir, {
-      ignoreInitial: true, // the rescan below finds what is already there
-      depth: 0,
-      ignored: (file: string) => file !== queueDir && !isQueueMessageName(path.basename(file)),
-    });
-    const hint = (file: string) => this.#options.scheduler.notify(path.basename(file));
-    this.#watcher.on('add', hint).on('change', hint);
-    this.#watcher.on('error', (err: unknown) => {
-      this.#options.log.warn('Queue watcher error; rescanning', { error: (err as Error).message });
-      void this.rescan();
-    });
+    this.#options.spool.onQueued((name) => this.#options.scheduler.notify(name));
+    this.#watch();
     void this.rescan();
     this.#rescanTimer = setInterval(() => void this.rescan(), this.#options.rescanInterval);
     this.#rescanTimer.unref();
+  }
+
+  #watch(): void {
+    if (this.#watcher || this.#stopped) return;
+    try {
+      this.#watcher = fs.watch(this.#options.spool.layout.queue, { persistent: false }, (_event, file) => {
+        if (file && isQueueMessageName(file.toString())) this.#options.scheduler.notify(file.toString());
+      });
+    } catch (err) {
+      this.#options.log.warn('cannot watch Queue; relying on rescans', { error: (err as Error).message });
+      return;
+    }
+    this.#watcher.on('error', (err: Error) => {
+      // The folder was deleted, or the event buffer overflowed: rescan now, watch again on the next rescan.
+      this.#options.log.warn('Queue watcher error; rescanning', { error: err.message });
+      this.#watcher?.close();
+      this.#watcher = undefined;
+      void this.rescan();
+    });
   }
 
   /** Lists Queue and tells the scheduler about every message file; removes .rtr files left without a message. */
@@ -58,6 +72,7 @@ export class QueueWatcher {
       for (const name of listing.messages) scheduler.notify(name);
       scheduler.retainOnly(new Set(listing.messages));
       for (const state of listing.orphanStates) await spool.removeState(state);
+      this.#watch();
     } catch (err) {
       // The folder may have been deleted by hand: recreate the layout and try again at the next rescan.
       log.warn('cannot list Queue', { error: (err as Error).message });
@@ -68,7 +83,7 @@ export class QueueWatcher {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#rescanTimer);
-    await this.#watcher?.close();
+    this.#watcher?.close();
     await this.#scanning;
   }
 }

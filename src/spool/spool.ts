@@ -73,6 +73,7 @@ export function isQueueMessageName(name: string): boolean {
 export class Spool {
   readonly layout: MailrootLayout;
   readonly #lock: MailrootLock | undefined;
+  readonly #queuedListeners: Array<(name: string) => void> = [];
 
   private constructor(layout: MailrootLayout, lock: MailrootLock | undefined) {
     this.layout = layout;
@@ -99,6 +100,11 @@ export class Spool {
     for (const name of await fsp.readdir(this.layout.sortTemp)) {
       await fsp.rm(path.join(this.layout.sortTemp, name), { force: true, recursive: true });
     }
+  }
+
+  /** Called with the file name each time accept() puts a new message into Queue. */
+  onQueued(listener: (name: string) => void): void {
+    this.#queuedListeners.push(listener);
   }
 
   queuePath(name: string): string {
@@ -154,6 +160,7 @@ export class Spool {
       throw new SpoolWriteError(`cannot flush the Queue folder: ${(err as Error).message}`, err);
     }
     failpoint('accept-after-rename');
+    for (const listener of this.#queuedListeners) listener(id + QUEUE_SUFFIX);
     return { id, size };
   }
 

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sendMail } from '../helpers/client.js';
+import { eventually, filesIn, relayPort, startRelay } from '../helpers/relay.js';
+import { Upstream } from '../helpers/upstream.js';
+
+// Needs root: the mailroot is a 1 MB tmpfs, so the disk really fills up.
+let mountPoint: string | undefined;
+let skip: string | false = false;
+
+before(async () => {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+    skip = 'needs root on Linux to mount a small tmpfs';
+    return;
+  }
+  mountPoint = await fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-full-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]);
+  } catch (err) {
+    skip = `cannot mount tmpfs here: ${(err as Error).message}`;
+    mountPoint = undefined;
+  }
+});
+
+after(() => {
+  if (mountPoint) execFileSync('umount', ['-l', mountPoint]);
+});
+
+describe('disk full', () => {
+  it('answers 452 when the disk fills, leaves no partial file, and accepts again once delivery frees space', async (t) => {
+    if (skip || !mountPoint) return t.skip(skip || 'no mount');
+    const upstream = await new Upstream().start();
+    const port = upstream.port;
+    await upstream.stop();
+    const relay = await startRelay({ mailroot: mountPoint, smartHost: `127.0.0.1:${port}`, settings: { retry: ['1s'], maxMessageSize: '2MB' } });
+    try {
+      const big = (tag: string) => `Subject: ${tag}\r\n\r\n` + `${'z'.repeat(998)}\r\n`.repeat(600); // 600 KB
+      await sendMail({ port: relayPort(relay), from: 'a@example.com', to: ['b@example.net'], raw: big('first') });
+      await assert.rejects(
+        sendMail({ port: relayPort(relay), from: 'a@example.com', to: ['b@example.net'], raw: big('second') }),
+        (err: Error & { responseCode?: number; response?: string }) => err.responseCode === 452 && /4\.3\.1 Insufficient system storage/.test(err.response ?? ''),
+      );
+      assert.deepEqual(await filesIn(relay.spool.layout.sortTemp), [], 'no partial file in SortTemp');
+      assert.equal((await filesIn(relay.spool.layout.queue, '.eml')).length, 1, 'only the first message is queued');
+
+      await upstream.start(port); // delivery empties the queue and frees the space
+      await upstream.waitFor(1, 20_000);
+      await eventually(async () => (await filesIn(relay.spool.layout.queue, '.eml')).length === 0, 10_000, 'Queue to empty');
+      await sendMail({ port: relayPort(relay), from: 'a@example.com', to: ['b@example.net'], raw: big('third') });
+      await upstream.waitFor(2, 20_000);
+      assert.match(upstream.received[1]!.data.toString(), /Subject: third/);
+    } finally {
+      await relay.stop();
+      await upstream.stop();
+    }
+  });
+});
