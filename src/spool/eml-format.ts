@@ -95,10 +95,10 @@ const READ_CHUNK = 64 * 1024;
 const MAX_HEAD_BYTES = 4 * 1024 * 1024;
 
 /** Reads only as much of the file as the envelope lines need. */
-export async function readEnvelopeHead(file: string): Promise<HeadResult & { size?: number }> {
+export async function readEnvelopeHead(file: string): Promise<HeadResult & { size?: number; ino?: number }> {
   const handle = await fs.open(file, 'r');
   try {
-    const { size } = await handle.stat();
+    const { size, ino } = await handle.stat();
     let buffer = Buffer.alloc(0);
     for (;;) {
       const chunk = Buffer.alloc(Math.min(READ_CHUNK, Math.max(0, size - buffer.length)));
@@ -106,8 +106,8 @@ export async function readEnvelopeHead(file: string): Promise<HeadResult & { siz
       buffer = Buffer.concat([buffer, chunk.subarray(0, bytesRead)]);
       const complete = bytesRead === 0 || buffer.length >= size;
       const result = parseEnvelopeHead(buffer, complete);
-      if (result !== 'need-more') return { ...result, size };
-      if (buffer.length > MAX_HEAD_BYTES) return { ok: false, reason: 'the envelope lines are longer than 4 MB', size };
+      if (result !== 'need-more') return { ...result, size, ino };
+      if (buffer.length > MAX_HEAD_BYTES) return { ok: false, reason: 'the envelope lines are longer than 4 MB', size, ino };
     }
   } finally {
     await handle.close();

@@ -47,6 +47,8 @@ export interface QueuedMessage {
   envelope: Envelope;
   bodyOffset: number;
   size: number;
+  /** File identity when read: a different file moved in under the same name is not this message. */
+  ino: number;
 }
 
 export type ReadQueuedResult =
@@ -219,7 +221,7 @@ export class Spool {
     if (typeof envelope === 'string') return { ok: false, reason: envelope };
     return {
       ok: true,
-      message: { name, id: idOf(name), path: file, envelope, bodyOffset: result.head.bodyOffset, size: result.size ?? 0 },
+      message: { name, id: idOf(name), path: file, envelope, bodyOffset: result.head.bodyOffset, size: result.size ?? 0, ino: result.ino ?? 0 },
     };
   }
 
@@ -264,8 +266,13 @@ export class Spool {
     await fsp.rm(path.join(this.layout.queue, stateFileName), { force: true });
   }
 
-  /** The upstream accepted every recipient: the message leaves Queue. */
+  /**
+   * The upstream accepted every recipient: the message leaves Queue. If an operator has meanwhile moved another
+   * file in under the same name, that file is left for its own delivery.
+   */
   async removeDelivered(message: QueuedMessage): Promise<void> {
+    const current = await fsp.stat(message.path).catch(() => undefined);
+    if (current && current.ino !== message.ino) return;
     await fsp.rm(message.path, { force: true });
     await fsp.rm(this.#statePath(message.name), { force: true });
     await fsyncDir(this.layout.queue);
@@ -279,7 +286,8 @@ export class Spool {
     await renameWithRetry(temp, message.path);
     await fsyncDir(this.layout.queue);
     const head = formatEnvelopeHead(envelope);
-    return { ...message, envelope, bodyOffset: head.length, size: message.size - message.bodyOffset + head.length };
+    const { ino } = await fsp.stat(message.path);
+    return { ...message, envelope, bodyOffset: head.length, size: message.size - message.bodyOffset + head.length, ino };
   }
 
   async #copyWithHead(message: QueuedMessage, envelope: Envelope, temp: string): Promise<void> {

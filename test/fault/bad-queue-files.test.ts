@@ -57,6 +57,25 @@ describe('corrupt and foreign files, operator races', () => {
     }
   });
 
+  it('delivers a file moved in again under the same name during delivery of the first copy', async () => {
+    const upstream = await new Upstream().start();
+    const relay = await startRelay({ smartHost: upstream.address });
+    const { queue } = relay.spool.layout;
+    try {
+      const hold = upstream.holdNextData();
+      await dropIntoQueue(queue, 'same.eml', 'a@example.com', ['first@example.net'], 'Subject: first copy\r\n\r\nbody\r\n');
+      await hold.entered;
+      await dropIntoQueue(queue, 'same.eml', 'a@example.com', ['second@example.net'], 'Subject: second copy\r\n\r\nbody\r\n');
+      hold.release();
+      await upstream.waitFor(2);
+      assert.deepEqual(upstream.received.map((m) => m.to[0]), ['first@example.net', 'second@example.net']);
+      await eventually(async () => (await filesIn(queue)).length === 0, 10_000, 'Queue to empty');
+    } finally {
+      await relay.stop();
+      await upstream.stop();
+    }
+  });
+
   it('keeps working when an operator deletes and recreates the Queue folder', async () => {
     const upstream = await new Upstream().start();
     const relay = await startRelay({ smartHost: upstream.address });
