@@ -20,6 +20,8 @@ export interface Config {
   maxMessageSize: number;
   concurrency: number;
   rescanInterval: number;
+  pickupDotStuffed: boolean;
+  pickupSettleTime: number;
   logLevel: LogLevel;
   logFile: string | undefined;
 }
@@ -96,6 +98,22 @@ function listOf<T>(item: Parser<T>, minLength: number): Parser<T[]> {
 const positiveDuration: Parser<number> = (raw) => {
   const ms = parseDuration(raw);
   return ms !== undefined && ms > 0 ? ok(ms) : bad(`must be a duration above zero such as "30s", "15m", "2d" (got ${describe(raw)})`);
+};
+
+const duration: Parser<number> = (raw) => {
+  const ms = parseDuration(raw);
+  return ms !== undefined ? ok(ms) : bad(`must be a duration such as "0s", "2s", "500ms" (got ${describe(raw)})`);
+};
+
+const TRUE_WORDS = ['true', 'yes', 'on', '1'];
+const FALSE_WORDS = ['false', 'no', 'off', '0'];
+
+const boolean: Parser<boolean> = (raw) => {
+  if (typeof raw === 'boolean') return ok(raw);
+  const word = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined;
+  if (word !== undefined && TRUE_WORDS.includes(word)) return ok(true);
+  if (word !== undefined && FALSE_WORDS.includes(word)) return ok(false);
+  return bad(`must be true or false (got ${describe(raw)})`);
 };
 
 const size: Parser<number> = (raw) => {
@@ -184,10 +202,26 @@ export const CONFIG_KEYS = {
     parse: positiveInteger,
   },
   rescanInterval: {
-    description: 'How often Queue is listed in full, to catch files the watcher missed',
+    description: 'How often Queue and Pickup are listed in full, to catch files the watchers missed',
     defaultText: '"30s"',
     default: () => 30_000,
     parse: positiveDuration,
+  },
+  pickupDotStuffed: {
+    description:
+      'Pickup files are dot-stuffed, as IIS assumes (SmtpDotStuffPickupDirFiles): one leading dot is removed from ' +
+      'each line. false: lines are sent as written (modern .NET, MailKit, scripts)',
+    defaultText: 'true',
+    default: () => true,
+    parse: boolean,
+  },
+  pickupSettleTime: {
+    description:
+      'A Pickup file is taken once its size and modification time have not changed for this long ' +
+      '(on Windows, also only once no other program has it open)',
+    defaultText: '"2s"',
+    default: () => 2000,
+    parse: duration,
   },
   logLevel: {
     description: `Log verbosity: ${LOG_LEVELS.join(', ')}`,
