@@ -40,6 +40,8 @@ export type IngestOutcome =
 /** Envelope lines plus header section longer than this are refused (Postfix allows 100 KB of headers). */
 const MAX_HEAD_BYTES = 8 * 1024 * 1024;
 const CHUNK = 64 * 1024;
+/** Headers are usually a few KB: read the head in smaller steps. */
+const HEAD_CHUNK = 16 * 1024;
 /** Errors reading a file that may pass: try again later rather than give up on the message. */
 const TRANSIENT_READ_CODES = new Set(['EBUSY', 'EMFILE', 'ENFILE', 'EAGAIN', 'EINTR', 'EIO']);
 
@@ -67,7 +69,7 @@ interface Head {
 
 /** Reads just enough of the file for its envelope lines and header section. */
 async function readHead(file: string, dots: boolean): Promise<Head | { bad: string }> {
-  const source = fs.createReadStream(file, { highWaterMark: CHUNK });
+  const source = fs.createReadStream(file, { highWaterMark: HEAD_CHUNK });
   const stream = chain(source, normalizing(dots));
   const chunks: Buffer[] = [];
   let length = 0;

@@ -1,11 +1,15 @@
 // Finds Pickup files that are ready to take. A full listing at start, every rescanInterval and whenever a
-// watch event hints at a change (chokidar events can be missed, late or repeated: they only trigger a listing);
-// each listed file is stat'ed and handed on once it has settled (settle.ts). While files are settling, one
-// timer brings the next listing forward to when the first of them may be ready.
+// watch event hints at a change; each listed file is stat'ed and handed on once it has settled (settle.ts).
+// While files are settling, one timer brings the next listing forward to when the first of them may be ready.
+//
+// The hint is one fs.watch on the folder, not chokidar: events only trigger a listing, so their content, loss
+// or repetition does not matter, and chokidar watches and stats every file in the folder on every change
+// (1 000 files dropped at once: 30 s instead of 10 s here). A watch that fails (folder deleted, a network
+// share that sends no events) is dropped and tried again at the next rescan; the listings carry on.
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log/logger.js';
 import { prepareLayout } from '../spool/layout.js';
 import { isPickupFileName } from './names.js';
@@ -31,7 +35,7 @@ const HINT_DELAY = 50;
 export class PickupWatcher {
   readonly #options: PickupWatcherOptions;
   readonly #tracker: SettleTracker;
-  #watcher: FSWatcher | undefined;
+  #watcher: fs.FSWatcher | undefined;
   #rescanTimer: NodeJS.Timeout | undefined;
   #hintTimer: NodeJS.Timeout | undefined;
   #wakeTimer: NodeJS.Timeout | undefined;
@@ -46,23 +50,31 @@ export class PickupWatcher {
   }
 
   start(): void {
-    const { dir, rescanInterval, log } = this.#options;
-    if (this.#options.watch !== false) {
-      this.#watcher = watch(dir, {
-        ignoreInitial: true, // the first listing finds what is already there
-        depth: 0,
-        ignored: (file: string) => file !== dir && !isPickupFileName(path.basename(file)),
+    this.#watch();
+    void this.rescan();
+    this.#rescanTimer = setInterval(() => {
+      if (!this.#watcher) this.#watch();
+      void this.rescan();
+    }, this.#options.rescanInterval);
+    this.#rescanTimer.unref();
+  }
+
+  #watch(): void {
+    if (this.#options.watch === false || this.#stopped) return;
+    try {
+      const watcher = fs.watch(this.#options.dir, { persistent: false }, (_event, name) => {
+        if (name === null || isPickupFileName(String(name))) this.#hint();
       });
-      const hint = () => this.#hint();
-      this.#watcher.on('add', hint).on('change', hint);
-      this.#watcher.on('error', (err: unknown) => {
-        log.warn('Pickup watcher error; rescanning', { error: (err as Error).message });
+      watcher.on('error', (err: Error) => {
+        this.#options.log.warn('Pickup watch failed; listing every rescanInterval until it works again', { error: err.message });
+        watcher.close();
+        if (this.#watcher === watcher) this.#watcher = undefined;
         this.#hint();
       });
+      this.#watcher = watcher;
+    } catch (err) {
+      this.#options.log.warn('cannot watch Pickup; listing every rescanInterval', { error: (err as Error).message });
     }
-    void this.rescan();
-    this.#rescanTimer = setInterval(() => void this.rescan(), rescanInterval);
-    this.#rescanTimer.unref();
   }
 
   /** Names seen in Pickup and waiting to settle (or to be retried). */
@@ -95,7 +107,8 @@ export class PickupWatcher {
     clearInterval(this.#rescanTimer);
     clearTimeout(this.#hintTimer);
     clearTimeout(this.#wakeTimer);
-    await this.#watcher?.close();
+    this.#watcher?.close();
+    this.#watcher = undefined;
     await this.#scanning;
   }
 
