@@ -14,11 +14,14 @@ export interface HeaderEnd {
   blankLine: boolean;
 }
 
-/** Finds where the header lines starting at `start` end; 'need-more' until `data` shows it (or is complete). */
-export function findHeaderEnd(data: Buffer, start: number, complete: boolean): HeaderEnd | 'need-more' {
+/**
+ * Finds where the header lines starting at `start` end; 'need-more' until `data` shows it (or is complete).
+ * `searchFrom` skips bytes an earlier call already searched (it must leave 3 bytes of overlap).
+ */
+export function findHeaderEnd(data: Buffer, start: number, complete: boolean, searchFrom = start): HeaderEnd | 'need-more' {
   if (data.length - start >= 2 && data[start] === 0x0d && data[start + 1] === 0x0a) return { end: start, blankLine: true };
   if (data.length - start < 2 && !complete) return 'need-more';
-  const blank = data.indexOf(BLANK_LINE, start);
+  const blank = data.indexOf(BLANK_LINE, Math.max(start, searchFrom));
   if (blank !== -1) return { end: blank + 2, blankLine: true };
   if (!complete) return 'need-more';
   return { end: data.length, blankLine: false };

@@ -67,29 +67,48 @@ interface Head {
   complete: boolean;
 }
 
-/** Reads just enough of the file for its envelope lines and header section. */
+/**
+ * Reads just enough of the file for its envelope lines and header section. The bytes gather in one buffer that
+ * doubles as needed, and the search resumes where it stopped: a big file without a blank line costs O(n).
+ */
 async function readHead(file: string, dots: boolean): Promise<Head | { bad: string }> {
   const source = fs.createReadStream(file, { highWaterMark: HEAD_CHUNK });
   const stream = chain(source, normalizing(dots));
-  const chunks: Buffer[] = [];
+  let buffer = Buffer.alloc(0);
   let length = 0;
+  let envelope: ParsedHead | undefined;
+  let searchFrom = 0;
   const analyse = (complete: boolean): Head | { bad: string } | 'need-more' => {
-    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
-    chunks.splice(0, chunks.length, data);
-    const envelope = parseEnvelopeHead(data, complete);
-    if (envelope === 'need-more') return 'need-more';
-    if (!envelope.ok) return { bad: envelope.reason };
-    const headerEnd = findHeaderEnd(data, envelope.head.bodyOffset, complete);
-    if (headerEnd === 'need-more') return 'need-more';
-    return { data, head: envelope.head, headerEnd, complete };
+    const data = buffer.subarray(0, length);
+    if (!envelope) {
+      const parsed = parseEnvelopeHead(data, complete);
+      if (parsed === 'need-more') return 'need-more';
+      if (!parsed.ok) return { bad: parsed.reason };
+      envelope = parsed.head;
+      searchFrom = envelope.bodyOffset;
+    }
+    const headerEnd = findHeaderEnd(data, envelope.bodyOffset, complete, searchFrom);
+    if (headerEnd === 'need-more') {
+      searchFrom = Math.max(envelope.bodyOffset, length - 3);
+      return 'need-more';
+    }
+    return { data, head: envelope, headerEnd, complete };
   };
   try {
-    for await (const chunk of stream) {
-      chunks.push(chunk as Buffer);
-      length += (chunk as Buffer).length;
-      const result = analyse(false);
-      if (result !== 'need-more') return result;
-      if (length > MAX_HEAD_BYTES) return { bad: `the envelope lines and headers are longer than ${MAX_HEAD_BYTES} bytes` };
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (length + chunk.length > buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, length + chunk.length, HEAD_CHUNK));
+        buffer.copy(grown, 0, 0, length);
+        buffer = grown;
+      }
+      chunk.copy(buffer, length);
+      length += chunk.length;
+      if (chunk.includes(0x0a)) {
+        // Only a new line end can complete a line, a header section or the envelope lines.
+        const result = analyse(false);
+        if (result !== 'need-more') return result;
+      }
+      if (length > MAX_HEAD_BYTES) return { bad: `no end to the envelope lines and headers in the first ${MAX_HEAD_BYTES} bytes` };
     }
     const result = analyse(true);
     return result === 'need-more' ? { bad: 'unreadable head' } : result;

@@ -146,13 +146,30 @@ export class Pickup {
       return;
     }
     this.#warned.delete(name);
-    const outcome = await ingest(claim, {
-      spool,
-      hostname: this.#options.hostname,
-      maxMessageSize: this.#options.maxMessageSize,
-      dotStuffed: this.#options.dotStuffed,
-    });
-    await this.#settle(claim, outcome);
+    let outcome: IngestOutcome;
+    try {
+      outcome = await ingest(claim, {
+        spool,
+        hostname: this.#options.hostname,
+        maxMessageSize: this.#options.maxMessageSize,
+        dotStuffed: this.#options.dotStuffed,
+      });
+    } catch (err) {
+      outcome = { kind: 'retry', reason: `unexpected error: ${(err as Error).message}`, spool: true };
+    }
+    try {
+      await this.#settle(claim, outcome);
+    } catch (err) {
+      // Badmail or the claim cleanup failed (disk full?): never leave the file stranded in SortTemp.
+      log.error('cannot finish with a Pickup file; putting it back', { file: name, outcome: outcome.kind, error: (err as Error).message });
+      if (outcome.kind !== 'queued' && outcome.kind !== 'gone') await this.#putBack(claim, (err as Error).message, true);
+    }
+  }
+
+  async #putBack(claim: PickupClaim, reason: string, pause: boolean): Promise<void> {
+    const back = await this.#options.spool.returnToPickup(claim);
+    this.#options.log.warn('Pickup file put back to try again later', { file: claim.name, as: back, reason });
+    if (pause) this.#pausedUntil = Date.now() + this.#options.rescanInterval; // disk full or the like: not at once
   }
 
   async #settle(claim: PickupClaim, outcome: IngestOutcome): Promise<void> {
@@ -181,12 +198,9 @@ export class Pickup {
         events.badmail({ id: stem, file: claim.name, reason: outcome.reason, recipients: outcome.envelope?.recipients ?? [] });
         return;
       }
-      case 'retry': {
-        const back = await spool.returnToPickup(claim);
-        log.warn('Pickup file put back to try again later', { file: claim.name, as: back, reason: outcome.reason });
-        if (outcome.spool) this.#pausedUntil = Date.now() + this.#options.rescanInterval; // disk full or the like
+      case 'retry':
+        await this.#putBack(claim, outcome.reason, outcome.spool);
         return;
-      }
       case 'gone':
         log.warn('claimed Pickup file disappeared from SortTemp', { file: claim.name, claim: claim.path });
         return;
