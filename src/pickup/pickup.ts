@@ -176,7 +176,6 @@ export class Pickup {
     const { spool, log, events } = this.#options;
     switch (outcome.kind) {
       case 'queued':
-        await spool.releaseClaim(claim);
         events.received({
           id: outcome.id,
           client: 'pickup',
@@ -185,6 +184,7 @@ export class Pickup {
           recipients: outcome.envelope.recipients,
           size: outcome.size,
         });
+        await spool.releaseClaim(claim);
         return;
       case 'bad': {
         const report = badmailReport({
