@@ -100,22 +100,6 @@ const positiveDuration: Parser<number> = (raw) => {
   return ms !== undefined && ms > 0 ? ok(ms) : bad(`must be a duration above zero such as "30s", "15m", "2d" (got ${describe(raw)})`);
 };
 
-const duration: Parser<number> = (raw) => {
-  const ms = parseDuration(raw);
-  return ms !== undefined ? ok(ms) : bad(`must be a duration such as "0s", "2s", "500ms" (got ${describe(raw)})`);
-};
-
-const TRUE_WORDS = ['true', 'yes', 'on', '1'];
-const FALSE_WORDS = ['false', 'no', 'off', '0'];
-
-const boolean: Parser<boolean> = (raw) => {
-  if (typeof raw === 'boolean') return ok(raw);
-  const word = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined;
-  if (word !== undefined && TRUE_WORDS.includes(word)) return ok(true);
-  if (word !== undefined && FALSE_WORDS.includes(word)) return ok(false);
-  return bad(`must be true or false (got ${describe(raw)})`);
-};
-
 const size: Parser<number> = (raw) => {
   const bytes = parseSize(raw);
   return bytes !== undefined ? ok(bytes) : bad(`must be a size such as "2MB", "2048KB" or a byte count (got ${describe(raw)})`);
@@ -128,6 +112,17 @@ const positiveInteger: Parser<number> = (raw) => {
 
 const nonEmptyString: Parser<string> = (raw) =>
   typeof raw === 'string' && raw.trim() !== '' ? ok(raw.trim()) : bad(`must be a non-empty string (got ${describe(raw)})`);
+
+const TRUE_WORDS = ['true', 'yes', 'on', '1'];
+const FALSE_WORDS = ['false', 'no', 'off', '0'];
+
+const boolean: Parser<boolean> = (raw) => {
+  if (typeof raw === 'boolean') return ok(raw);
+  const word = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined;
+  if (word !== undefined && TRUE_WORDS.includes(word)) return ok(true);
+  if (word !== undefined && FALSE_WORDS.includes(word)) return ok(false);
+  return bad(`must be true or false (got ${describe(raw)})`);
+};
 
 const listenAddress: Parser<HostPort> = (raw) => {
   const parsed = parseHostPort(raw, undefined);
@@ -202,7 +197,7 @@ export const CONFIG_KEYS = {
     parse: positiveInteger,
   },
   rescanInterval: {
-    description: 'How often Queue and Pickup are listed in full, to catch files the watchers missed',
+    description: 'How often Queue is listed in full, to catch files the watcher missed',
     defaultText: '"30s"',
     default: () => 30_000,
     parse: positiveDuration,
@@ -218,10 +213,10 @@ export const CONFIG_KEYS = {
   pickupSettleTime: {
     description:
       'A Pickup file is taken once its size and modification time have not changed for this long ' +
-      '(on Windows, also only once no other program has it open)',
+      '(on Windows, also only once no other program has it open). Pickup is also listed in full every rescanInterval',
     defaultText: '"2s"',
     default: () => 2000,
-    parse: duration,
+    parse: positiveDuration,
   },
   logLevel: {
     description: `Log verbosity: ${LOG_LEVELS.join(', ')}`,

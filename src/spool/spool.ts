@@ -83,13 +83,14 @@ export function isQueueMessageName(name: string): boolean {
 export class Spool {
   readonly layout: MailrootLayout;
   readonly #lock: MailrootLock | undefined;
-  /** Pickup files that a previous run had claimed but not queued, put back into Pickup by open(). */
-  readonly returnedToPickup: string[] = [];
 
   private constructor(layout: MailrootLayout, lock: MailrootLock | undefined) {
     this.layout = layout;
     this.#lock = lock;
   }
+
+  /** Pickup files that a previous run had claimed but not queued, put back into Pickup by open(). */
+  readonly returnedToPickup: string[] = [];
 
   /**
    * Prepares the mailroot, takes the one-relay lock and cleans SortTemp. Temp files there never got their 250
@@ -122,45 +123,6 @@ export class Spool {
       }
     }
     if (this.returnedToPickup.length > 0) await fsyncDir(this.layout.pickup);
-  }
-
-  /**
-   * Takes a Pickup file by renaming it into SortTemp under a new claim id: from then on no scan sees it, and a
-   * writer still holding it open on Windows makes this fail (EBUSY/EPERM/EACCES, see isTransientRenameError).
-   * Errors are the caller's to classify; nothing is retried here.
-   */
-  async claimPickupFile(name: string): Promise<PickupClaim> {
-    const id = newMessageId();
-    const claimed = path.join(this.layout.sortTemp, id + PICKUP_CLAIM_SUFFIX);
-    await fsp.rename(path.join(this.layout.pickup, name), claimed);
-    return { id, name, path: claimed };
-  }
-
-  /** Puts a claimed file back into Pickup, as <claim id>.eml (a name no writer uses), to be taken again later. */
-  async returnToPickup(claim: PickupClaim): Promise<string> {
-    const back = claim.id + QUEUE_SUFFIX;
-    await renameWithRetry(claim.path, path.join(this.layout.pickup, back));
-    return back;
-  }
-
-  /**
-   * Removes a claimed file once its message is queued. A file that cannot be deleted (read-only on a share,
-   * say) is renamed so that the start-up sweep deletes it rather than returning it to Pickup: unlike IIS, a
-   * read-only pickup file is never sent again.
-   */
-  async releaseClaim(claim: PickupClaim): Promise<void> {
-    try {
-      await fsp.rm(claim.path, { force: true });
-      return;
-    } catch {
-      // try harder below
-    }
-    try {
-      await fsp.chmod(claim.path, 0o666);
-      await fsp.rm(claim.path, { force: true });
-    } catch {
-      await renameWithRetry(claim.path, path.join(this.layout.sortTemp, claim.id + PICKUP_DONE_SUFFIX));
-    }
   }
 
   queuePath(name: string): string {
@@ -360,6 +322,45 @@ export class Spool {
     await renameWithRetry(file, path.join(this.layout.badmail, stem + '.bad'));
     await fsyncDir(this.layout.badmail);
     return stem;
+  }
+
+  /**
+   * Takes a Pickup file by renaming it into SortTemp under a new claim id: from then on no scan sees it, and a
+   * writer still holding it open on Windows makes this fail (EBUSY/EPERM/EACCES, see isTransientRenameError).
+   * Errors are the caller's to classify; nothing is retried here.
+   */
+  async claimPickupFile(name: string): Promise<PickupClaim> {
+    const id = newMessageId();
+    const claimed = path.join(this.layout.sortTemp, id + PICKUP_CLAIM_SUFFIX);
+    await fsp.rename(path.join(this.layout.pickup, name), claimed);
+    return { id, name, path: claimed };
+  }
+
+  /** Puts a claimed file back into Pickup, as <claim id>.eml (a name no writer uses), to be taken again later. */
+  async returnToPickup(claim: PickupClaim): Promise<string> {
+    const back = claim.id + QUEUE_SUFFIX;
+    await renameWithRetry(claim.path, path.join(this.layout.pickup, back));
+    return back;
+  }
+
+  /**
+   * Removes a claimed file once its message is queued. A file that cannot be deleted (read-only on a share,
+   * say) is renamed so that the start-up sweep deletes it rather than returning it to Pickup: unlike IIS, a
+   * read-only pickup file is never sent again.
+   */
+  async releaseClaim(claim: PickupClaim): Promise<void> {
+    try {
+      await fsp.rm(claim.path, { force: true });
+      return;
+    } catch {
+      // try harder below
+    }
+    try {
+      await fsp.chmod(claim.path, 0o666);
+      await fsp.rm(claim.path, { force: true });
+    } catch {
+      await renameWithRetry(claim.path, path.join(this.layout.sortTemp, claim.id + PICKUP_DONE_SUFFIX));
+    }
   }
 }
 

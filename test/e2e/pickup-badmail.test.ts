@@ -73,7 +73,7 @@ describe('Pickup: bad files go to Badmail', () => {
     const reports = new Map<string, { report: string; bad: Buffer }>();
     for (const bdr of await filesIn(badmail, '.bdr')) {
       const report = await fs.readFile(path.join(badmail, bdr), 'utf8');
-      const file = /^Pickup file: (.+)\r$/m.exec(report)?.[1];
+      const file = /^Reason: .* \[Pickup file "(.+)"\]\r$/m.exec(report)?.[1];
       assert.ok(file, `${bdr} names the Pickup file`);
       reports.set(file, { report, bad: await fs.readFile(path.join(badmail, bdr.replace(/\.bdr$/, '.bad'))) });
     }

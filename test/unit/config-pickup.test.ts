@@ -17,11 +17,11 @@ describe('Pickup config keys', () => {
     assert.equal(config.pickupSettleTime, 2000);
   });
 
-  it('reads booleans and durations from flags, the environment and the file; 0 s is allowed', async () => {
+  it('reads booleans and durations from flags, the environment and the file', async () => {
     assert.equal(load({ pickupDotStuffed: 'false' }).pickupDotStuffed, false);
     assert.equal(load({}, { MAILROOT_PICKUP_DOT_STUFFED: 'no' }).pickupDotStuffed, false);
     assert.equal(load({}, { MAILROOT_PICKUP_DOT_STUFFED: 'ON' }).pickupDotStuffed, true);
-    assert.equal(load({ pickupSettleTime: '0s' }).pickupSettleTime, 0);
+    assert.equal(load({ pickupSettleTime: '100ms' }).pickupSettleTime, 100);
     assert.equal(load({}, { MAILROOT_PICKUP_SETTLE_TIME: '500ms' }).pickupSettleTime, 500);
     const cwd = await fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-config-'));
     await fs.writeFile(path.join(cwd, 'mailroot.json'), JSON.stringify({ smartHost: 'h', pickupDotStuffed: false, pickupSettleTime: '5s' }));
@@ -32,7 +32,8 @@ describe('Pickup config keys', () => {
 
   it('names the key and the source of a bad value', () => {
     assert.throws(() => load({ pickupDotStuffed: 'maybe' }), /pickupDotStuffed must be true or false \(got "maybe"\) \[from flag --pickup-dot-stuffed\]/);
-    assert.throws(() => load({}, { MAILROOT_PICKUP_SETTLE_TIME: 'soon' }), /pickupSettleTime must be a duration .* \[from environment MAILROOT_PICKUP_SETTLE_TIME\]/);
+    assert.throws(() => load({}, { MAILROOT_PICKUP_SETTLE_TIME: 'soon' }), /pickupSettleTime must be a duration above zero .* \[from environment MAILROOT_PICKUP_SETTLE_TIME\]/);
+    assert.throws(() => load({ pickupSettleTime: '0s' }), /pickupSettleTime must be a duration above zero/);
   });
 });
 
