@@ -1,7 +1,9 @@
-// Wires the parts together: spool <- smtp (receive), spool -> delivery (watch, schedule, attempt) -> transport.
+// Wires the parts together: spool <- smtp (receive) and pickup (files), spool -> delivery (watch, schedule,
+// attempt) -> transport.
 import type { Config } from './config/schema.js';
 import type { Logger } from './log/logger.js';
 import { MailEvents } from './log/mail-events.js';
+import { Pickup } from './pickup/pickup.js';
 import { InboundServer, type BoundAddress } from './smtp/server.js';
 import { Spool } from './spool/spool.js';
 import { DeliveryAgent } from './delivery/agent.js';
@@ -17,6 +19,7 @@ export class Relay {
   readonly config: Readonly<Config>;
   readonly spool: Spool;
   readonly scheduler: Scheduler;
+  readonly pickup: Pickup;
   readonly #inbound: InboundServer;
   readonly #watcher: QueueWatcher;
   readonly #transport: SmartHostTransport;
@@ -58,6 +61,16 @@ export class Relay {
       events,
     });
     this.#watcher = new QueueWatcher({ spool, scheduler: this.scheduler, rescanInterval: config.rescanInterval, log });
+    this.pickup = new Pickup({
+      spool,
+      hostname: config.hostname,
+      maxMessageSize: config.maxMessageSize,
+      dotStuffed: config.pickupDotStuffed,
+      settleTime: config.pickupSettleTime,
+      rescanInterval: config.rescanInterval,
+      log,
+      events,
+    });
     this.#inbound = new InboundServer({
       listen: config.listen,
       hostname: config.hostname,
@@ -79,6 +92,7 @@ export class Relay {
       throw err;
     }
     relay.#watcher.start();
+    relay.pickup.start();
     log.info('relay started', { mailroot: config.mailroot, smartHost: relay.#transport.description });
     return relay;
   }
@@ -92,9 +106,10 @@ export class Relay {
     return this.#watcher.rescan();
   }
 
-  /** Stop accepting, let in-flight deliveries finish (or leave them queued), release the mailroot. */
+  /** Stop accepting (SMTP and Pickup), let in-flight deliveries finish (or leave them queued), release the mailroot. */
   async stop(grace = 10_000): Promise<void> {
     await this.#inbound.stop();
+    await this.pickup.stop();
     await this.#watcher.stop();
     await this.scheduler.stop(grace);
     await this.#transport.close();

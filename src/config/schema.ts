@@ -24,6 +24,8 @@ export interface Config {
   ndrCopyTo: string[];
   ndrLimitPerHour: number;
   rescanInterval: number;
+  pickupDotStuffed: boolean;
+  pickupSettleTime: number;
   logLevel: LogLevel;
   logFile: string | undefined;
 }
@@ -124,6 +126,17 @@ const positiveInteger: Parser<number> = (raw) => {
 
 const nonEmptyString: Parser<string> = (raw) =>
   typeof raw === 'string' && raw.trim() !== '' ? ok(raw.trim()) : bad(`must be a non-empty string (got ${describe(raw)})`);
+
+const TRUE_WORDS = ['true', 'yes', 'on', '1'];
+const FALSE_WORDS = ['false', 'no', 'off', '0'];
+
+const boolean: Parser<boolean> = (raw) => {
+  if (typeof raw === 'boolean') return ok(raw);
+  const word = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined;
+  if (word !== undefined && TRUE_WORDS.includes(word)) return ok(true);
+  if (word !== undefined && FALSE_WORDS.includes(word)) return ok(false);
+  return bad(`must be true or false (got ${describe(raw)})`);
+};
 
 const listenAddress: Parser<HostPort> = (raw) => {
   const parsed = parseHostPort(raw, undefined);
@@ -226,6 +239,22 @@ export const CONFIG_KEYS = {
     description: 'How often Queue is listed in full, to catch files the watcher missed',
     defaultText: '"30s"',
     default: () => 30_000,
+    parse: positiveDuration,
+  },
+  pickupDotStuffed: {
+    description:
+      'Pickup files are dot-stuffed, as IIS assumes (SmtpDotStuffPickupDirFiles): one leading dot is removed from ' +
+      'each line. false: lines are sent as written (modern .NET, MailKit, scripts)',
+    defaultText: 'true',
+    default: () => true,
+    parse: boolean,
+  },
+  pickupSettleTime: {
+    description:
+      'A Pickup file is taken once its size and modification time have not changed for this long ' +
+      '(on Windows, also only once no other program has it open). Pickup is also listed in full every rescanInterval',
+    defaultText: '"2s"',
+    default: () => 2000,
     parse: positiveDuration,
   },
   logLevel: {

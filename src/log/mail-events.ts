@@ -3,7 +3,10 @@ import type { Logger } from './logger.js';
 
 export interface ReceivedEvent {
   id: string;
+  /** The client's IP address, or "pickup". */
   client: string;
+  /** The Pickup file's name, for messages taken from Pickup. */
+  file?: string;
   from: string;
   recipients: string[];
   size: number;
@@ -34,7 +37,7 @@ export class MailEvents {
     this.#log.log(level, 'attempt', { ...e, nextAttemptAt: e.nextAttemptAt?.toISOString() });
   }
 
-  badmail(e: { id: string; reason: string; recipients: string[] }): void {
+  badmail(e: { id: string; reason: string; recipients: string[]; file?: string }): void {
     this.#log.warn('badmail', { ...e });
   }
 

@@ -37,15 +37,19 @@ export function formatEnvelopeHead(envelope: Envelope): Buffer {
 }
 
 /**
- * The address in an X-Sender/X-Receiver value: `<a@b>`, `a@b`, `"Name" <a@b>`, each possibly followed by
- * parameters (Exchange appends `NOTIFY=...`), which are ignored.
+ * The address in an X-Sender/X-Receiver value: `<a@b>`, `a@b`, `"Name" <a@b>`, `Name <a@b>`, `"Name" a@b`, each
+ * possibly followed by parameters (Exchange appends `NOTIFY=...`), which are ignored.
  */
 export function addressFromEnvelopeValue(value: string): string | undefined {
-  const text = value.trim();
+  let text = value.trim();
+  // A quoted display name, when a space or '<' follows it (otherwise it is a quoted local part: "a b"@c).
+  const quotedName = /^"(?:[^"\\]|\\.)*"(?=[\s<])\s*/.exec(text);
+  if (quotedName) text = text.slice(quotedName[0].length);
+  const first = text.split(/\s+/)[0] ?? '';
+  if (first.includes('@') && !first.includes('<')) return first; // a bare address, then parameters
   const bracketed = /<([^<>]*)>/.exec(text);
   if (bracketed) return bracketed[1]!.trim();
-  const token = text.split(/\s+/)[0] ?? '';
-  return token === '' ? undefined : token;
+  return first === '' ? undefined : first;
 }
 
 const ENVELOPE_LINE = /^(x-sender|x-receiver)[ \t]*:(.*)$/i;
@@ -53,6 +57,7 @@ const ENVELOPE_LINE = /^(x-sender|x-receiver)[ \t]*:(.*)$/i;
 /**
  * Parses the envelope lines at the top of a file. `data` must hold at least the whole head; `complete` says
  * whether it is the whole file (otherwise a head that runs to the end of `data` is reported as too long).
+ * A value may be folded onto continuation lines (System.Net.Mail folds a long `"Name" <address>`).
  */
 export function parseEnvelopeHead(data: Buffer, complete: boolean): HeadResult | 'need-more' {
   let offset = 0;
@@ -73,7 +78,19 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean): HeadResult |
     const match = ENVELOPE_LINE.exec(line);
     if (!match) break;
     lineNumber++;
-    const address = addressFromEnvelopeValue(match[2]!);
+    let value = match[2]!;
+    let end = newline + 1;
+    while (end < data.length && (data[end] === 0x20 || data[end] === 0x09)) {
+      const next = data.indexOf(0x0a, end);
+      if (next === -1) {
+        if (!complete) return 'need-more';
+        return { ok: false, reason: 'the file holds envelope lines but no message' };
+      }
+      value += data.subarray(end, next).toString('utf8').replace(/\r$/, '');
+      end = next + 1;
+    }
+    if (end >= data.length && !complete) return 'need-more'; // a continuation line may follow
+    const address = addressFromEnvelopeValue(value);
     const field = match[1]!.toLowerCase() === 'x-sender' ? 'X-Sender' : 'X-Receiver';
     if (address === undefined) return { ok: false, reason: `line ${lineNumber}: ${field} has no address` };
     if (!isValidEnvelopeAddress(address)) {
@@ -85,9 +102,24 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean): HeadResult |
       if (address === '') return { ok: false, reason: `line ${lineNumber}: X-Receiver is empty` };
       if (!recipients.includes(address)) recipients.push(address);
     }
-    offset = newline + 1;
+    offset = end;
   }
   return { ok: true, head: { sender, recipients, bodyOffset: offset } };
+}
+
+/**
+ * Whether `data` (the start of a file, parsed into `head`) is a file mailroot wrote itself (Queue, Badmail, Drop):
+ * envelope lines exactly as formatEnvelopeHead writes them, then mailroot's own trace line, a `Received:` field
+ * carrying "(mailroot)" (smtp/received-header.ts and pickup/headers.ts write it). Such a file is already a
+ * finished message: Pickup sends it on byte for byte, whatever its dot setting.
+ */
+export function isMailrootFile(data: Buffer, head: ParsedHead): boolean {
+  if (head.sender === undefined || head.recipients.length === 0) return false;
+  const envelope = formatEnvelopeHead({ sender: head.sender, recipients: head.recipients });
+  if (head.bodyOffset !== envelope.length || !data.subarray(0, envelope.length).equals(envelope)) return false;
+  const start = data.subarray(head.bodyOffset, head.bodyOffset + 4096).toString('latin1');
+  const received = /^Received:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*/.exec(start);
+  return received !== null && received[0].includes('(mailroot)');
 }
 
 const READ_CHUNK = 64 * 1024;

@@ -16,6 +16,10 @@ import { formatRetryState, parseRetryState, type RetryState } from './retry-stat
 
 export const QUEUE_SUFFIX = '.eml';
 export const STATE_SUFFIX = '.rtr';
+/** A Pickup file taken for processing: SortTemp/<claim id>.pickup. Returned to Pickup by the start-up sweep. */
+export const PICKUP_CLAIM_SUFFIX = '.pickup';
+/** A claim whose message is queued but whose file could not be deleted: removed by the start-up sweep. */
+const PICKUP_DONE_SUFFIX = '.done';
 
 /** A write into the spool failed; `code` is the errno (ENOSPC, EIO, ...) when there is one. */
 export class SpoolWriteError extends Error {
@@ -62,6 +66,13 @@ export interface QueueListing {
   orphanStates: string[];
 }
 
+/** A Pickup file claimed by renaming it into SortTemp; `name` is what it was called in Pickup. */
+export interface PickupClaim {
+  id: string;
+  name: string;
+  path: string;
+}
+
 export function idOf(queueName: string): string {
   return queueName.endsWith(QUEUE_SUFFIX) || queueName.toLowerCase().endsWith(QUEUE_SUFFIX)
     ? queueName.slice(0, -QUEUE_SUFFIX.length)
@@ -82,9 +93,15 @@ export class Spool {
     this.#lock = lock;
   }
 
+  /** Pickup files that a previous run had claimed but not queued, put back into Pickup by open(). */
+  readonly returnedToPickup: string[] = [];
+
   /**
    * Prepares the mailroot, takes the one-relay lock and cleans SortTemp. Temp files there never got their 250
    * (the rename into Queue is the commit), so the client still holds those messages and will send them again.
+   * Claimed Pickup files (<claim id>.pickup) are the exception: nobody else holds those, so they go back into
+   * Pickup, as <claim id>.eml, to be taken again. If the crash came after their message reached Queue, that
+   * message is sent twice: at least once, never lost.
    */
   static async open(root: string, options: { lock?: boolean } = {}): Promise<Spool> {
     const layout = await prepareLayout(root);
@@ -100,8 +117,16 @@ export class Spool {
 
   async #cleanSortTemp(): Promise<void> {
     for (const name of await fsp.readdir(this.layout.sortTemp)) {
-      await fsp.rm(path.join(this.layout.sortTemp, name), { force: true, recursive: true });
+      const file = path.join(this.layout.sortTemp, name);
+      if (name.endsWith(PICKUP_CLAIM_SUFFIX)) {
+        const back = name.slice(0, -PICKUP_CLAIM_SUFFIX.length) + QUEUE_SUFFIX;
+        await renameWithRetry(file, path.join(this.layout.pickup, back));
+        this.returnedToPickup.push(back);
+      } else {
+        await fsp.rm(file, { force: true, recursive: true });
+      }
     }
+    if (this.returnedToPickup.length > 0) await fsyncDir(this.layout.pickup);
   }
 
   /** Called with the file name each time accept() puts a new message into Queue. */
@@ -344,6 +369,57 @@ export class Spool {
     }
     await fsyncDir(this.layout.badmail);
     return stem;
+  }
+
+  /**
+   * Moves any file (a claimed Pickup file) to Badmail unchanged as <id>.bad, with the <id>.bdr report beside
+   * it; `id` names the pair. As in quarantine(), the report is written first.
+   */
+  async quarantineFile(file: string, id: string, report: string): Promise<string> {
+    const stem = await this.#badmailStem(id);
+    await writeFileDurably(this.#tempPath(`${id}-${process.hrtime.bigint()}`, 'bdr'), path.join(this.layout.badmail, stem + '.bdr'), report);
+    await renameWithRetry(file, path.join(this.layout.badmail, stem + '.bad'));
+    await fsyncDir(this.layout.badmail);
+    return stem;
+  }
+
+  /**
+   * Takes a Pickup file by renaming it into SortTemp under a new claim id: from then on no scan sees it, and a
+   * writer still holding it open on Windows makes this fail (EBUSY/EPERM/EACCES, see isTransientRenameError).
+   * Errors are the caller's to classify; nothing is retried here.
+   */
+  async claimPickupFile(name: string): Promise<PickupClaim> {
+    const id = newMessageId();
+    const claimed = path.join(this.layout.sortTemp, id + PICKUP_CLAIM_SUFFIX);
+    await fsp.rename(path.join(this.layout.pickup, name), claimed);
+    return { id, name, path: claimed };
+  }
+
+  /** Puts a claimed file back into Pickup, as <claim id>.eml (a name no writer uses), to be taken again later. */
+  async returnToPickup(claim: PickupClaim): Promise<string> {
+    const back = claim.id + QUEUE_SUFFIX;
+    await renameWithRetry(claim.path, path.join(this.layout.pickup, back));
+    return back;
+  }
+
+  /**
+   * Removes a claimed file once its message is queued. A file that cannot be deleted (read-only on a share,
+   * say) is renamed so that the start-up sweep deletes it rather than returning it to Pickup: unlike IIS, a
+   * read-only pickup file is never sent again.
+   */
+  async releaseClaim(claim: PickupClaim): Promise<void> {
+    try {
+      await fsp.rm(claim.path, { force: true });
+      return;
+    } catch {
+      // try harder below
+    }
+    try {
+      await fsp.chmod(claim.path, 0o666);
+      await fsp.rm(claim.path, { force: true });
+    } catch {
+      await renameWithRetry(claim.path, path.join(this.layout.sortTemp, claim.id + PICKUP_DONE_SUFFIX));
+    }
   }
 }
 

@@ -1,0 +1,190 @@
+// One claimed Pickup file into Queue: read its head, work out the envelope, then stream the file through the
+// spool with the header changes applied. Says what happened; the caller moves the claimed file accordingly.
+//
+// Two kinds of file:
+// - mailroot's own (Queue, Badmail, Drop files moved into Pickup; see isMailrootFile): already a finished
+//   message. Its envelope lines are the envelope and the rest is sent byte for byte: no dot removal, no added
+//   or removed header.
+// - anything else: line endings made CRLF, leading dots removed when pickupDotStuffed, envelope from the
+//   X-Sender/X-Receiver lines or the headers, Bcc: removed, Message-ID:/Date: added when missing, and a
+//   "Received: from mail pickup service" line on top.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import { once } from 'node:events';
+import { pipeline, type Readable, type Transform } from 'node:stream';
+import { rfc5322Date } from '../smtp/received-header.js';
+import { CrlfNormalizer } from '../spool/crlf.js';
+import { errorCode } from '../spool/durable.js';
+import { isMailrootFile, parseEnvelopeHead, type Envelope, type ParsedHead } from '../spool/eml-format.js';
+import { newMessageId } from '../spool/ids.js';
+import { MessageRejectedError, SpoolWriteError, type PickupClaim, type Spool } from '../spool/spool.js';
+import { envelopeOf, findHeaderEnd, pickupReceivedLine, rewriteHeaders, splitHeaderFields, type HeaderEnd } from './headers.js';
+import { DotUnstuffer, FileChangedError, NulGuard, ReplacePrefix, SizeGuard } from './transforms.js';
+
+export interface IngestContext {
+  spool: Spool;
+  hostname: string;
+  maxMessageSize: number;
+  dotStuffed: boolean;
+}
+
+export type IngestOutcome =
+  | { kind: 'queued'; id: string; envelope: Envelope; size: number; mailrootFile: boolean }
+  /** Not a message mailroot can send: the file goes to Badmail with this reason. */
+  | { kind: 'bad'; reason: string; envelope?: Envelope }
+  /** Nothing is wrong with the file that time will not fix: put it back in Pickup. `spool`: the spool failed. */
+  | { kind: 'retry'; reason: string; spool: boolean }
+  /** The claimed file disappeared. */
+  | { kind: 'gone' };
+
+/** Envelope lines plus header section longer than this are refused (Postfix allows 100 KB of headers). */
+const MAX_HEAD_BYTES = 8 * 1024 * 1024;
+const CHUNK = 64 * 1024;
+/** Headers are usually a few KB: read the head in smaller steps. */
+const HEAD_CHUNK = 16 * 1024;
+/** Errors reading a file that may pass: try again later rather than give up on the message. */
+const TRANSIENT_READ_CODES = new Set(['EBUSY', 'EMFILE', 'ENFILE', 'EAGAIN', 'EINTR', 'EIO']);
+
+/** Joins a file stream and transforms; an error anywhere reaches the returned (last) stream. */
+function chain(source: Readable, transforms: Transform[]): Readable {
+  if (transforms.length === 0) return source;
+  return pipeline([source, ...transforms], () => undefined) as unknown as Readable;
+}
+
+async function closed(stream: fs.ReadStream): Promise<void> {
+  if (!stream.closed) await once(stream, 'close');
+}
+
+function normalizing(dots: boolean): Transform[] {
+  return dots ? [new CrlfNormalizer(), new DotUnstuffer()] : [new CrlfNormalizer()];
+}
+
+interface Head {
+  /** The start of the file as the message stream will see it (CRLF, dots removed when asked). */
+  data: Buffer;
+  head: ParsedHead;
+  headerEnd: HeaderEnd;
+  complete: boolean;
+}
+
+/**
+ * Reads just enough of the file for its envelope lines and header section. The bytes gather in one buffer that
+ * doubles as needed, and the search resumes where it stopped: a big file without a blank line costs O(n).
+ */
+async function readHead(file: string, dots: boolean): Promise<Head | { bad: string }> {
+  const source = fs.createReadStream(file, { highWaterMark: HEAD_CHUNK });
+  const stream = chain(source, normalizing(dots));
+  let buffer = Buffer.alloc(0);
+  let length = 0;
+  let envelope: ParsedHead | undefined;
+  let searchFrom = 0;
+  const analyse = (complete: boolean): Head | { bad: string } | 'need-more' => {
+    const data = buffer.subarray(0, length);
+    if (!envelope) {
+      const parsed = parseEnvelopeHead(data, complete);
+      if (parsed === 'need-more') return 'need-more';
+      if (!parsed.ok) return { bad: parsed.reason };
+      envelope = parsed.head;
+      searchFrom = envelope.bodyOffset;
+    }
+    const headerEnd = findHeaderEnd(data, envelope.bodyOffset, complete, searchFrom);
+    if (headerEnd === 'need-more') {
+      searchFrom = Math.max(envelope.bodyOffset, length - 3);
+      return 'need-more';
+    }
+    return { data, head: envelope, headerEnd, complete };
+  };
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (length + chunk.length > buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, length + chunk.length, HEAD_CHUNK));
+        buffer.copy(grown, 0, 0, length);
+        buffer = grown;
+      }
+      chunk.copy(buffer, length);
+      length += chunk.length;
+      if (chunk.includes(0x0a)) {
+        // Only a new line end can complete a line, a header section or the envelope lines.
+        const result = analyse(false);
+        if (result !== 'need-more') return result;
+      }
+      if (length > MAX_HEAD_BYTES) return { bad: `no end to the envelope lines and headers in the first ${MAX_HEAD_BYTES} bytes` };
+    }
+    const result = analyse(true);
+    return result === 'need-more' ? { bad: 'unreadable head' } : result;
+  } finally {
+    stream.destroy();
+    source.destroy();
+    await closed(source);
+  }
+}
+
+export async function ingest(claim: PickupClaim, ctx: IngestContext): Promise<IngestOutcome> {
+  try {
+    return await ingestFile(claim, ctx);
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === 'ENOENT') return { kind: 'gone' };
+    if (code !== undefined && TRANSIENT_READ_CODES.has(code)) return { kind: 'retry', reason: (err as Error).message, spool: false };
+    if (code !== undefined) return { kind: 'bad', reason: `cannot read the file: ${(err as Error).message}` };
+    throw err;
+  }
+}
+
+async function ingestFile(claim: PickupClaim, ctx: IngestContext): Promise<IngestOutcome> {
+  const { size } = await fsp.stat(claim.path);
+  if (size === 0) return { kind: 'bad', reason: 'the file is empty' };
+  const read = await readHead(claim.path, ctx.dotStuffed);
+  if ('bad' in read) return { kind: 'bad', reason: read.bad };
+  const { data, head, headerEnd } = read;
+
+  const mailrootFile = isMailrootFile(data, head);
+  let envelope: Envelope;
+  let expected: Buffer;
+  let replacement: Buffer = Buffer.alloc(0);
+  if (mailrootFile) {
+    envelope = { sender: head.sender!, recipients: head.recipients };
+    expected = data.subarray(0, head.bodyOffset);
+  } else {
+    if (data.includes(0)) return { kind: 'bad', reason: 'binary file: it holds NUL bytes, not a mail message' };
+    if (head.bodyOffset >= data.length) return { kind: 'bad', reason: 'no message: the file holds envelope lines only' };
+    const fields = splitHeaderFields(data.subarray(head.bodyOffset, headerEnd.end));
+    if (fields[0] !== undefined && fields[0].name === undefined) {
+      return { kind: 'bad', reason: `not a mail message: it does not start with a header field (${JSON.stringify(fields[0].value.slice(0, 40))})` };
+    }
+    const derived = envelopeOf(head, fields);
+    if (!derived.ok) return { kind: 'bad', reason: derived.reason };
+    envelope = derived.envelope;
+    expected = data.subarray(0, headerEnd.end);
+    replacement = rewriteHeaders(fields, {
+      messageId: () => `<${newMessageId()}@${ctx.hostname}>`,
+      date: () => rfc5322Date(),
+    });
+  }
+  const messageSize = size - head.bodyOffset;
+  if (messageSize > ctx.maxMessageSize) {
+    return { kind: 'bad', reason: `the message is ${messageSize} bytes, larger than maxMessageSize (${ctx.maxMessageSize} bytes)`, envelope };
+  }
+
+  const source = fs.createReadStream(claim.path, { highWaterMark: CHUNK });
+  const steps = mailrootFile
+    ? [new CrlfNormalizer(), new ReplacePrefix(expected, replacement), new SizeGuard(ctx.maxMessageSize)]
+    : [...normalizing(ctx.dotStuffed), new ReplacePrefix(expected, replacement), new NulGuard(), new SizeGuard(ctx.maxMessageSize)];
+  const body = chain(source, steps);
+  try {
+    const date = rfc5322Date();
+    const queued = await ctx.spool.accept(envelope, body, mailrootFile ? {} : { prefix: (id) => pickupReceivedLine(ctx.hostname, id, date) });
+    return { kind: 'queued', id: queued.id, envelope, size: queued.size, mailrootFile };
+  } catch (err) {
+    if (err instanceof MessageRejectedError) return { kind: 'bad', reason: err.message, envelope };
+    if (!(err instanceof SpoolWriteError)) throw err;
+    const cause = err.cause as NodeJS.ErrnoException | undefined;
+    if (cause instanceof FileChangedError) return { kind: 'retry', reason: cause.message, spool: false };
+    if (cause?.path === claim.path) throw cause; // reading the Pickup file failed, not writing the spool
+    return { kind: 'retry', reason: err.message, spool: true };
+  } finally {
+    body.destroy();
+    source.destroy();
+    await closed(source);
+  }
+}
