@@ -236,7 +236,7 @@ export const CONFIG_KEYS = {
     parse: positiveInteger,
   },
   rescanInterval: {
-    description: 'How often Queue is listed in full, to catch files the watcher missed',
+    description: 'How often Queue and Pickup are listed in full, to catch files the watchers missed',
     defaultText: '"30s"',
     default: () => 30_000,
     parse: positiveDuration,

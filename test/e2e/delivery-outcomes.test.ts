@@ -183,6 +183,29 @@ describe('delivery outcomes', () => {
     });
   });
 
+  it('resends a .bad file moved into Pickup to the failed recipients only', async () => {
+    await withRelay({}, async (relay, upstream) => {
+      let refuse = true;
+      upstream.rcptScript = (rcpt) => (rcpt === 'hard@example.net' && refuse ? [550, '5.1.1 unknown'] : undefined);
+      await sendMail({
+        port: relayPort(relay),
+        from: 'app@example.com',
+        to: [],
+        envelope: { from: 'app@example.com', to: ['ok@example.net', 'hard@example.net'] },
+        raw: MESSAGE,
+      });
+      const { badmail, pickup } = relay.spool.layout;
+      await eventually(async () => (await filesIn(badmail, '.bad')).length === 1, 10_000, 'the .bad file');
+      await eventually(() => originals(upstream).length === 1 && notices(upstream).length === 1, 10_000, 'delivery and NDR');
+      refuse = false; // the mailbox was created
+      const [bad] = await filesIn(badmail, '.bad');
+      await fs.rename(path.join(badmail, bad!), path.join(pickup, bad!));
+      await eventually(() => originals(upstream).length === 2, 15_000, 'the replay');
+      assert.deepEqual(originals(upstream)[1]!.to, ['hard@example.net']);
+      assert.equal(upstream.received.filter((m) => m.to.includes('ok@example.net')).length, 1, 'ok@ got one copy only');
+    });
+  });
+
   it('sends a Badmail message again when an operator moves it into Queue', async () => {
     await withRelay({}, async (relay, upstream) => {
       upstream.rcptScript = (rcpt) => (rcpt === 'x@example.net' ? [550, '5.7.1 relaying denied'] : undefined);
