@@ -1,5 +1,5 @@
-// Full-size fault runs: `npm run build && node dist/scripts/fault.js [--messages 5000] [--kills 50] [--seed 1]`.
-// kill -9 of the relay at random moments under concurrent SMTP load; prints what was lost (must be nothing),
+// Full-size fault runs: `npm run build && node dist/scripts/fault.js [--messages 5000] [--pickup 1000] [--kills 50] [--seed 1]`.
+// kill -9 of the relay at random moments under concurrent SMTP and Pickup load; prints what was lost (must be nothing),
 // duplicated and left over. Loopback only; bounded in count and time.
 import { parseArgs } from 'node:util';
 import { runCrashHarness } from '../test/helpers/crash-harness.js';
@@ -7,6 +7,7 @@ import { runCrashHarness } from '../test/helpers/crash-harness.js';
 const { values } = parseArgs({
   options: {
     messages: { type: 'string', default: '5000' },
+    pickup: { type: 'string', default: '1000' },
     kills: { type: 'string', default: '50' },
     clients: { type: 'string', default: '8' },
     seed: { type: 'string', default: '1' },
@@ -18,6 +19,7 @@ const { values } = parseArgs({
 const started = Date.now();
 const report = await runCrashHarness({
   messages: Number(values.messages),
+  pickupFiles: Number(values.pickup),
   kills: Number(values.kills),
   clients: Number(values.clients),
   seed: Number(values.seed),

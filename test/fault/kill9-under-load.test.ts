@@ -4,12 +4,12 @@ import { runCrashHarness } from '../helpers/crash-harness.js';
 
 // Small size for `npm test`; `node dist/scripts/fault.js` runs 5 000 messages and 50 kills.
 describe('kill -9 under load', () => {
-  it('loses no acknowledged message across repeated kill -9 and restart', async () => {
+  it('loses no acknowledged message and no Pickup file across repeated kill -9 and restart', async () => {
     const kills = 4;
     const clients = 4;
-    const report = await runCrashHarness({ messages: 200, kills, clients, minGap: 150, maxGap: 500, seed: 7, drainTimeout: 30_000 });
-    assert.deepEqual(report.lost, [], 'every message that got 250 reached the upstream');
-    assert.ok(report.acked === 200, `all 200 acknowledged in the end (got ${report.acked})`);
+    const report = await runCrashHarness({ messages: 200, pickupFiles: 100, kills, clients, minGap: 150, maxGap: 500, seed: 7, drainTimeout: 30_000 });
+    assert.deepEqual(report.lost, [], 'every message that got 250, and every Pickup file, reached the upstream');
+    assert.ok(report.acked === 300, `all 200 acknowledged and 100 dropped in the end (got ${report.acked})`);
     assert.deepEqual(report.invalidQueueFiles, [], 'no half-written file in Queue or Badmail');
     assert.deepEqual(report.sortTempLeftovers, [], 'SortTemp clean');
     assert.equal(report.queueLeft, 0);

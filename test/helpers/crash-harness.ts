@@ -11,6 +11,8 @@ import { unusedPort, Upstream } from './upstream.js';
 
 export interface CrashHarnessOptions {
   messages: number;
+  /** Files dropped into Pickup (written elsewhere, then moved in) while the kills go on. */
+  pickupFiles?: number;
   kills: number;
   clients: number;
   /** Kill after a random wait in [minGap, maxGap] ms of running. */
@@ -31,6 +33,7 @@ export interface CrashHarnessReport {
   kills: number;
   sortTempLeftovers: string[];
   invalidQueueFiles: string[];
+  /** Files still in Queue or Pickup after the drain. */
   queueLeft: number;
 }
 
@@ -72,7 +75,7 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
   const relay = new RelayProcess({ mailroot, port, smartHost: upstream.address, args: ['--retry', '1s', '--rescan-interval', '2s', '--log-level', 'warn'] });
   await relay.start();
 
-  const acked = new Set<string>();
+  const acked = new Set<string>(); // got 250, or was moved into Pickup: the relay owns it
   const pending = Array.from({ length: options.messages }, (_, i) => `m${options.seed}-${i}`);
   const sortTempLeftovers: string[] = [];
   const invalidQueueFiles: string[] = [];
@@ -110,7 +113,19 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
     }
   };
 
-  const load = Promise.all(Array.from({ length: options.clients }, client)).then(() => (loadDone = true));
+  const pickupWriter = async () => {
+    const staging = path.join(mailroot, 'staging');
+    await fs.mkdir(staging, { recursive: true });
+    for (let i = 0; i < (options.pickupFiles ?? 0); i++) {
+      const id = `p${options.seed}-${i}`;
+      await fs.writeFile(path.join(staging, `${id}.eml`), `X-Sender: <app@example.com>\r\nX-Receiver: <ops@example.net>\r\nSubject: ${id}\r\nX-Test-Id: ${id}\r\n\r\nbody\r\n`);
+      await fs.rename(path.join(staging, `${id}.eml`), path.join(mailroot, 'Pickup', `${id}.eml`));
+      acked.add(id);
+      await new Promise((resolve) => setTimeout(resolve, 5 + random() * 20));
+    }
+  };
+
+  const load = Promise.all([...Array.from({ length: options.clients }, client), pickupWriter()]).then(() => (loadDone = true));
   await Promise.all([load, chaos()]);
 
   // Drain: every acknowledged message must arrive.
@@ -119,7 +134,9 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
   while (Date.now() < deadline && [...acked].some((id) => !delivered().has(id))) {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  const queueLeft = (await fs.readdir(path.join(mailroot, 'Queue'))).filter((n) => n.endsWith('.eml')).length;
+  const queueLeft =
+    (await fs.readdir(path.join(mailroot, 'Queue'))).filter((n) => n.endsWith('.eml')).length +
+    (await fs.readdir(path.join(mailroot, 'Pickup'))).length;
   await relay.stop();
   await upstream.stop();
   const final = await checkSpool(mailroot);
