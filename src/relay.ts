@@ -42,14 +42,7 @@ export class Relay {
       events,
     });
     this.#watcher = new QueueWatcher({ spool, scheduler: this.scheduler, rescanInterval: config.rescanInterval, log });
-    this.#inbound = new InboundServer({
-      listen: config.listen,
-      hostname: config.hostname,
-      maxMessageSize: config.maxMessageSize,
-      spool,
-      log,
-      events,
-    });
+    this.#inbound = new InboundServer({ config, spool, log, events });
   }
 
   /** Opens the mailroot, starts listening, then starts delivery; the queue scan runs in the background. */
