@@ -31,7 +31,7 @@ async function send(port: number, localAddress: string, to: string[], raw: strin
   }
 }
 
-describe('inbound access: relay restrictions by source address', () => {
+describe('inbound access: relay restrictions by source address', { timeout: 60_000 }, () => {
   let upstream: Upstream;
   let r: LoggedRelay;
   let port: number;
@@ -142,7 +142,7 @@ describe('inbound access: relay restrictions by source address', () => {
   });
 });
 
-describe('inbound access: allowConnect, IPv6 and IPv4-mapped addresses', () => {
+describe('inbound access: allowConnect, IPv6 and IPv4-mapped addresses', { timeout: 60_000 }, () => {
   let upstream: Upstream;
 
   before(async () => {
