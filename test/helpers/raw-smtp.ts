@@ -3,6 +3,7 @@
 // the replies as they come. It can bind to a chosen loopback source address (127.0.0.2 is not 127.0.0.1).
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import tls from 'node:tls';
 
 export interface Reply {
   code: number;
@@ -19,14 +20,22 @@ export interface RawConnectOptions {
 }
 
 export class RawSmtp {
-  readonly socket: net.Socket;
+  #socket: net.Socket;
   #buffer = '';
   #closed = false;
   #waiters: Array<() => void> = [];
 
   private constructor(socket: net.Socket) {
-    this.socket = socket;
+    this.#socket = socket;
     socket.setNoDelay(true);
+    this.#attach(socket);
+  }
+
+  get socket(): net.Socket {
+    return this.#socket;
+  }
+
+  #attach(socket: net.Socket): void {
     socket.on('data', (chunk: Buffer) => {
       this.#buffer += chunk.toString('latin1');
       this.#wake();
@@ -36,6 +45,25 @@ export class RawSmtp {
       this.#closed = true;
       this.#wake();
     });
+  }
+
+  /** STARTTLS, then the TLS handshake on the same connection; rejects when the server refuses either. */
+  async startTls(options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
+    const reply = await this.command('STARTTLS');
+    if (reply.code !== 220) throw new Error(`STARTTLS got ${reply.text}`);
+    const plain = this.#socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    const secure = tls.connect({ socket: plain, ...options });
+    secure.on('error', () => undefined);
+    this.#socket = secure;
+    this.#attach(secure);
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', () => resolve());
+      secure.once('error', reject);
+      secure.once('close', () => reject(new Error('the connection closed during the TLS handshake')));
+    });
+    return secure;
   }
 
   static connect(options: RawConnectOptions): Promise<RawSmtp> {
@@ -128,7 +156,7 @@ export class RawSmtp {
 
   write(data: string | Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.socket.write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data, (err) => (err ? reject(err) : resolve()));
+      this.#socket.write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data, (err) => (err ? reject(err) : resolve()));
     });
   }
 
@@ -151,11 +179,11 @@ export class RawSmtp {
       await this.write('QUIT\r\n').catch(() => undefined);
       await this.repliesUntilClosed(5_000).catch(() => undefined);
     }
-    this.socket.destroy();
+    this.#socket.destroy();
   }
 
   destroy(): void {
-    this.socket.destroy();
+    this.#socket.destroy();
   }
 }
 
