@@ -41,3 +41,12 @@ export function hasRoutingLocalPart(localPart: string): boolean {
   return /[%!@":]/.test(localPart);
 }
 
+
+/**
+ * The address with its domain in ASCII (A-labels, lower case): smtp-server turns "xn--" labels into Unicode,
+ * which an upstream without SMTPUTF8 would refuse. IP literals, domainless and invalid names are left as they are.
+ */
+export function withAsciiDomain(address: string): string {
+  const { localPart, domain, canonical } = splitAddress(address);
+  return canonical === '' || canonical === domain ? address : `${localPart}@${canonical}`;
+}

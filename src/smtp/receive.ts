@@ -6,6 +6,7 @@ import type { MailEvents } from '../log/mail-events.js';
 import type { Envelope } from '../spool/eml-format.js';
 import { MessageRejectedError, SpoolWriteError, type Spool } from '../spool/spool.js';
 import type { Access } from './access.js';
+import { withAsciiDomain } from './addresses.js';
 import { DataGuard } from './data-guard.js';
 import type { SessionBytes } from './limits.js';
 import { receivedHeader } from './received-header.js';
@@ -26,11 +27,12 @@ export interface ReceiveContext {
   closeSession: (session: SMTPServerSession, code: number, text: string) => boolean;
 }
 
+/** The envelope as stored: domains in ASCII form (see withAsciiDomain), local parts exactly as sent. */
 export function envelopeFromSession(session: SMTPServerSession): { sender: string; recipients: string[] } {
   const mailFrom = session.envelope.mailFrom;
   return {
-    sender: mailFrom ? mailFrom.address : '',
-    recipients: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+    sender: mailFrom ? withAsciiDomain(mailFrom.address) : '',
+    recipients: session.envelope.rcptTo.map((rcpt) => withAsciiDomain(rcpt.address)),
   };
 }
 
@@ -70,6 +72,9 @@ export function createDataHandler(ctx: ReceiveContext) {
     const abort = (reason: Error) => {
       if (!guard.destroyed) guard.destroy(reason);
     };
+    // The spool sees the guard's error through its pipeline; until that pipeline is set up (the temp file is
+    // being opened) nothing else listens, and an unheard 'error' would crash the process. Found by the fuzz test.
+    guard.on('error', () => undefined);
     stream.on('error', abort);
     stream.once('close', () => {
       if (!stream.readableEnded) abort(new Error('the client went away before the end of the message'));
