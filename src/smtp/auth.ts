@@ -37,7 +37,7 @@ function scryptOptions(h: { logN: number; r: number; p: number }): crypto.Scrypt
   return { N, r: h.r, p: h.p, maxmem: 256 * N * h.r + 1024 * 1024 };
 }
 
-export async function hashPassword(password: string, cost = DEFAULT_COST): Promise<string> {
+export async function hashPassword(password: string, cost: { logN: number; r: number; p: number } = DEFAULT_COST): Promise<string> {
   const salt = crypto.randomBytes(SALT_BYTES);
   const hash = await scrypt(password.normalize('NFC'), salt, HASH_BYTES, scryptOptions(cost));
   return `scrypt$${cost.logN}$${cost.r}$${cost.p}$${salt.toString('base64')}$${hash.toString('base64')}`;

@@ -78,7 +78,10 @@ export class DataGuard extends Transform {
       else if (byte === LF) this.#endLine();
       else this.#lineLength++;
     }
-    if (this.#inHeader && this.#headerBytes + this.#lineBytes > this.#limits.maxHeaderSize) this.#headerTooLarge = true;
+    // A line still open at the end of the chunk counts too (an endless header line), unless it is only the CR
+    // that may begin the empty line.
+    const open = this.#lineLength > 0 ? this.#lineBytes : 0;
+    if (this.#inHeader && this.#headerBytes + open > this.#limits.maxHeaderSize) this.#headerTooLarge = true;
   }
 
   #endLine(): void {

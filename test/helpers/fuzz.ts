@@ -101,11 +101,13 @@ export async function fuzzSession(port: number, d: Dice): Promise<void> {
   const localAddress = d.pick(['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4']);
   let client: RawSmtp;
   try {
-    client = await RawSmtp.connect({ port, localAddress });
+    client = await RawSmtp.connect({ port, localAddress, timeoutMs: SESSION_BUDGET_MS });
   } catch {
     return;
   }
   const deadline = Date.now() + SESSION_BUDGET_MS;
+  // However the server behaves, the session ends on time: a write the server never reads is cut off here.
+  const killer = setTimeout(() => client.destroy(), SESSION_BUDGET_MS + 500);
   try {
     if (d.chance(0.8)) await client.reply(500).catch(() => undefined); // sometimes talk before the greeting
     const script = d.chance(0.6)
@@ -128,6 +130,7 @@ export async function fuzzSession(port: number, d: Dice): Promise<void> {
     else if (ending === 2) client.socket.end();
     await sleep(Math.max(0, Math.min(200, deadline - Date.now())));
   } finally {
+    clearTimeout(killer);
     client.destroy();
   }
 }

@@ -17,6 +17,7 @@ export interface RawConnectOptions {
   port: number;
   host?: string;
   localAddress?: string;
+  timeoutMs?: number;
 }
 
 export class RawSmtp {
@@ -73,11 +74,19 @@ export class RawSmtp {
         host: options.host ?? '127.0.0.1',
         ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`no connection in ${options.timeoutMs ?? 10_000} ms`));
+      }, options.timeoutMs ?? 10_000);
       socket.once('connect', () => {
+        clearTimeout(timer);
         socket.off('error', reject);
         resolve(new RawSmtp(socket));
       });
-      socket.once('error', reject);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
     });
   }
 
@@ -154,9 +163,18 @@ export class RawSmtp {
     }
   }
 
+  /** Resolves once the bytes are handed to the kernel; rejects when the connection is gone first. */
   write(data: string | Buffer): Promise<void> {
+    const socket = this.#socket;
     return new Promise((resolve, reject) => {
-      this.#socket.write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data, (err) => (err ? reject(err) : resolve()));
+      // A write still queued when the socket is torn down does not always get its callback: listen for the close.
+      const onClose = () => reject(new Error('connection closed'));
+      socket.once('close', onClose);
+      socket.write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data, (err) => {
+        socket.off('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      });
     });
   }
 
