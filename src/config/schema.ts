@@ -242,8 +242,8 @@ export const CONFIG_KEYS = {
     parse: size,
   },
   allowConnect: {
-    description: 'Client addresses (IPs and CIDRs, IPv4 and IPv6) that may connect at all; others get 554 at once (IIS "connection control")',
-    defaultText: '["0.0.0.0/0", "::/0"] (everyone who can reach a listener)',
+    description: 'Client addresses (IPs and CIDRs, IPv4 and IPv6) that may connect at all; others get 554 at once (IIS "connection control"). The default is everyone who can reach a listener',
+    defaultText: '["0.0.0.0/0", "::/0"]',
     default: () => [
       { address: '0.0.0.0', prefix: 0, family: 'ipv4' as const },
       { address: '::', prefix: 0, family: 'ipv6' as const },
@@ -368,8 +368,8 @@ export const CONFIG_KEYS = {
     parse: boolean,
   },
   authUsers: {
-    description: 'Users for SMTP AUTH PLAIN/LOGIN, "name:hash" each, the hash from "mailroot hash-password"; authenticated clients may relay',
-    defaultText: '[] (AUTH not offered)',
+    description: 'Users for SMTP AUTH PLAIN/LOGIN, "name:hash" each, the hash from "mailroot hash-password"; authenticated clients may relay. AUTH is offered only when users are set',
+    defaultText: '[]',
     default: () => [] as AuthUser[],
     parse: listOf(authUser, 0),
     list: true,

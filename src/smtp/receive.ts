@@ -86,6 +86,7 @@ export function createDataHandler(ctx: ReceiveContext) {
       }
       abort(new Error('dataTimeout passed'));
     }, ctx.dataTimeout);
+    deadline.unref();
     stream.pipe(guard);
 
     const helo = typeof session.hostNameAppearsAs === 'string' ? session.hostNameAppearsAs : undefined;

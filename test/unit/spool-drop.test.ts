@@ -38,7 +38,9 @@ describe('spool: Drop and Queue through one durable path', () => {
     const spool = await Spool.open(await tempMailroot(), { lock: false });
     const both = { drop: { sender: '', recipients: ['a@corp.example'] }, queue: { sender: '', recipients: ['b@remote.example'] } };
     await assert.rejects(spool.acceptTo(both, body(), { verify: () => new MessageRejectedError('too big') }), MessageRejectedError);
-    await fs.rm(spool.layout.queue, { recursive: true }); // the Queue rename fails after the Drop one succeeded
+    // A file where the Queue folder should be: the Queue rename fails after the Drop one succeeded.
+    await fs.rm(spool.layout.queue, { recursive: true });
+    await fs.writeFile(spool.layout.queue, 'not a folder');
     await assert.rejects(spool.acceptTo(both, body()), SpoolWriteError);
     assert.deepEqual(await filesIn(spool.layout.drop), [], 'the Drop file was withdrawn');
     assert.deepEqual(await filesIn(spool.layout.sortTemp), []);
