@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { UserDirectory, hashPassword, parseAuthUser, parsePasswordHash, verifyPassword, type AuthUser } from '../../src/smtp/auth.js';
 
@@ -38,5 +41,18 @@ describe('AUTH passwords', () => {
     assert.equal(await directory.authenticate('CA-EXIT', 'pw'), 'CA-Exit');
     assert.equal(await directory.authenticate('ca-exit', 'PW'), undefined);
     assert.equal(await directory.authenticate('nobody', 'pw'), undefined);
+  });
+
+  it('mailroot hash-password reads the password from standard input and prints an authUsers entry', async () => {
+    const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+    const run = spawnSync(process.execPath, [main, 'hash-password', '--user', 'ca-exit'], { input: 'from stdin\n', encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    const user = parseAuthUser(run.stdout.trim());
+    assert.ok(typeof user !== 'string', String(user));
+    assert.equal(user.name, 'ca-exit');
+    assert.equal(await verifyPassword('from stdin', user.password), true, 'the trailing newline is not part of the password');
+    const empty = spawnSync(process.execPath, [main, 'hash-password'], { input: '', encoding: 'utf8' });
+    assert.notEqual(empty.status, 0);
+    assert.match(empty.stderr, /empty password/);
   });
 });
