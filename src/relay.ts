@@ -71,14 +71,7 @@ export class Relay {
       log,
       events,
     });
-    this.#inbound = new InboundServer({
-      listen: config.listen,
-      hostname: config.hostname,
-      maxMessageSize: config.maxMessageSize,
-      spool,
-      log,
-      events,
-    });
+    this.#inbound = new InboundServer({ config, spool, log, events });
   }
 
   /** Opens the mailroot, starts listening, then starts delivery; the queue scan runs in the background. */

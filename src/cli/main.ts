@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// Command line: `mailroot serve` (the default command). Every config key is also a flag; see --help.
+// Command line: `mailroot serve` (the default command; every config key is also a flag, see --help) and
+// `mailroot hash-password` (a password hash for authUsers).
 import yargs, { type Options } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, KEY_NAMES, envName, flagName, keySpec, type ConfigKey } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { Relay } from '../relay.js';
+import { hashPassword } from '../smtp/auth.js';
 import { MailrootLockedError } from '../spool/lock.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure (cannot listen, mailroot in use), 2 bad configuration. */
@@ -56,6 +58,59 @@ async function serve(argv: Record<string, unknown>): Promise<void> {
   process.on('unhandledRejection', (err) => log.error('unexpected rejection, still running', { error: String(err) }));
 }
 
+/** Reads a line from the terminal without echoing it. */
+function promptHidden(prompt: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(prompt);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      for (const char of chunk.toString('utf8')) {
+        if (char === '\r' || char === '\n') {
+          finish();
+          return resolve(text);
+        }
+        if (char === '\u0003') {
+          finish();
+          return reject(new Error('cancelled'));
+        }
+        if (char === '\u007f' || char === '\b') text = text.slice(0, -1);
+        else text += char;
+      }
+    };
+    const finish = () => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+    };
+    stdin.on('data', onData);
+  });
+}
+
+async function readPassword(): Promise<string> {
+  if (process.stdin.isTTY) {
+    const first = await promptHidden('Password: ');
+    const second = await promptHidden('Again: ');
+    if (first !== second) fail(EXIT_RUNTIME, 'the two passwords differ');
+    return first;
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Prints an authUsers hash (or a whole "name:hash" entry with --user) for a password read from stdin. */
+async function hashPasswordCommand(argv: Record<string, unknown>): Promise<void> {
+  const password = await readPassword();
+  if (password === '') fail(EXIT_RUNTIME, 'empty password');
+  const hash = await hashPassword(password);
+  const user = argv.user as string | undefined;
+  process.stdout.write(`${user ? `${user}:` : ''}${hash}\n`);
+}
+
 function configOptions(): Record<string, Options> {
   const options: Record<string, Options> = {};
   for (const key of KEY_NAMES) {
@@ -74,6 +129,12 @@ await yargs(hideBin(process.argv))
   .usage('$0 [serve] [options]\n\nStore-and-forward SMTP relay with an IIS-compatible mailroot.')
   .option('config', { type: 'string', describe: 'JSON config file (default: mailroot.json in the working folder, if present)' })
   .command(['serve', '$0'], 'Run the relay (the default command)', (y) => y.options(configOptions()), (argv) => serve(argv))
+  .command(
+    'hash-password',
+    'Print a password hash for authUsers; the password is read from the terminal (not echoed) or standard input',
+    (y) => y.option('user', { type: 'string', describe: 'Print a whole authUsers entry, "name:hash"' }),
+    (argv) => hashPasswordCommand(argv),
+  )
   .strictOptions()
   .fail((message, err) => {
     if (err) throw err;

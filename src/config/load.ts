@@ -2,7 +2,7 @@
 // Validation happens once, here; every error names the key and where the bad value came from.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, KEY_NAMES, envName, flagName, keySpec, type Config, type ConfigKey } from './schema.js';
+import { ConfigError, KEY_NAMES, checkConfig, envName, flagName, keySpec, type Config, type ConfigKey } from './schema.js';
 
 export interface ConfigSources {
   /** --config value; when absent, mailroot.json in cwd is used if it exists. */
@@ -109,5 +109,9 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   const result = config as unknown as Config;
   result.mailroot = path.resolve(cwd, result.mailroot);
   if (result.logFile !== undefined) result.logFile = path.resolve(cwd, result.logFile);
+  for (const key of ['tlsCert', 'tlsKey', 'tlsPfx'] as const) {
+    if (result[key] !== undefined) result[key] = path.resolve(cwd, result[key]);
+  }
+  checkConfig(result);
   return Object.freeze(result);
 }

@@ -2,6 +2,10 @@
 // The CLI, the environment reader, the file reader and the README table are all derived from this one list.
 import os from 'node:os';
 import net from 'node:net';
+import { canonicalDomain } from '../smtp/addresses.js';
+import { parseAuthUser, type AuthUser } from '../smtp/auth.js';
+import { TLS_VERSIONS, type TlsVersion } from '../smtp/tls.js';
+import { formatCidr, isWideCidr, parseCidr, type Cidr } from './cidr.js';
 import { parseDuration, parseSize } from './units.js';
 
 export interface HostPort {
@@ -18,6 +22,27 @@ export interface Config {
   retry: number[];
   expire: number;
   maxMessageSize: number;
+  allowConnect: Cidr[];
+  allowRelay: Cidr[];
+  allowOpenRelay: boolean;
+  localDomains: string[];
+  maxSessionSize: number;
+  maxRecipients: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  idleTimeout: number;
+  dataTimeout: number;
+  maxCommandLength: number;
+  maxHeaderSize: number;
+  minFreeSpace: number;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  tlsPfx: string | undefined;
+  tlsPassphrase: string | undefined;
+  tlsMinVersion: TlsVersion;
+  requireTls: boolean;
+  authUsers: AuthUser[];
+  allowInsecureAuth: boolean;
   concurrency: number;
   maxHopCount: number;
   delayNotify: number;
@@ -127,15 +152,43 @@ const positiveInteger: Parser<number> = (raw) => {
 const nonEmptyString: Parser<string> = (raw) =>
   typeof raw === 'string' && raw.trim() !== '' ? ok(raw.trim()) : bad(`must be a non-empty string (got ${describe(raw)})`);
 
-const TRUE_WORDS = ['true', 'yes', 'on', '1'];
-const FALSE_WORDS = ['false', 'no', 'off', '0'];
-
+/** true/false, yes/no, on/off, 1/0; a flag given alone (an empty value) means true. */
 const boolean: Parser<boolean> = (raw) => {
   if (typeof raw === 'boolean') return ok(raw);
-  const word = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined;
-  if (word !== undefined && TRUE_WORDS.includes(word)) return ok(true);
-  if (word !== undefined && FALSE_WORDS.includes(word)) return ok(false);
+  const text = typeof raw === 'string' || typeof raw === 'number' ? String(raw).trim().toLowerCase() : undefined;
+  if (text !== undefined && ['', 'true', 'yes', 'on', '1'].includes(text)) return ok(true);
+  if (text !== undefined && ['false', 'no', 'off', '0'].includes(text)) return ok(false);
   return bad(`must be true or false (got ${describe(raw)})`);
+};
+
+/** A size, or 0 to turn the check off. */
+const sizeOrZero: Parser<number> = (raw) => (raw === 0 || (typeof raw === 'string' && raw.trim() === '0') ? ok(0) : size(raw));
+
+const cidr: Parser<Cidr> = (raw) => {
+  const parsed = parseCidr(raw);
+  return typeof parsed === 'string' ? bad(parsed) : ok(parsed);
+};
+
+/** allowRelay: CIDRs, or the single word "none" (no address may relay; only authenticated clients can). */
+const relayList: Parser<Cidr[]> = (raw) => {
+  const items = Array.isArray(raw) ? raw : [raw];
+  if (items.some((item) => typeof item === 'string' && item.trim().toLowerCase() === 'none')) {
+    return items.length === 1 ? ok([]) : bad(`cannot mix "none" with addresses (got ${describe(raw)})`);
+  }
+  return listOf(cidr, 1)(raw);
+};
+
+const domain: Parser<string> = (raw) => {
+  if (typeof raw === 'string' && /^\s*\[/.test(raw)) return bad(`cannot hold an IP literal (got ${describe(raw)}); list domain names`);
+  const canonical = typeof raw === 'string' ? canonicalDomain(raw) : '';
+  return /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/.test(canonical)
+    ? ok(canonical)
+    : bad(`must hold domain names such as "corp.example" (got ${describe(raw)})`);
+};
+
+const authUser: Parser<AuthUser> = (raw) => {
+  const parsed = parseAuthUser(raw);
+  return typeof parsed === 'string' ? bad(parsed) : ok(parsed);
 };
 
 const listenAddress: Parser<HostPort> = (raw) => {
@@ -203,6 +256,145 @@ export const CONFIG_KEYS = {
     defaultText: '"2MB"',
     default: () => 2 * 1024 * 1024,
     parse: size,
+  },
+  allowConnect: {
+    description: 'Client addresses (IPs and CIDRs, IPv4 and IPv6) that may connect at all; others get 554 at once (IIS "connection control"). The default is everyone who can reach a listener',
+    defaultText: '["0.0.0.0/0", "::/0"]',
+    default: () => [
+      { address: '0.0.0.0', prefix: 0, family: 'ipv4' as const },
+      { address: '::', prefix: 0, family: 'ipv6' as const },
+    ],
+    parse: listOf(cidr, 1),
+    list: true,
+  },
+  allowRelay: {
+    description: 'Client addresses that may send to any domain; others may send only to localDomains (550 5.7.1 otherwise). "none" for no address (IIS "relay restrictions")',
+    defaultText: '["127.0.0.0/8", "::1/128"]',
+    default: () => [
+      { address: '127.0.0.0', prefix: 8, family: 'ipv4' as const },
+      { address: '::1', prefix: 128, family: 'ipv6' as const },
+    ],
+    parse: relayList,
+    list: true,
+  },
+  allowOpenRelay: {
+    description: 'Needed to start with an allowRelay range wider than /8 (IPv4) or /16 (IPv6) on a listener that is not loopback',
+    defaultText: 'false',
+    default: () => false,
+    parse: boolean,
+  },
+  localDomains: {
+    description: 'Domains delivered here, to the Drop folder (pickup format), from any client; compared without case, punycode or Unicode',
+    defaultText: '[]',
+    default: () => [] as string[],
+    parse: listOf(domain, 0),
+    list: true,
+  },
+  maxSessionSize: {
+    description: 'Most message bytes one connection may send in all; past it 452 4.3.1 (IIS "limit session size")',
+    defaultText: '"10MB"',
+    default: () => 10 * 1024 * 1024,
+    parse: size,
+  },
+  maxRecipients: {
+    description: 'Most recipients per message; the next RCPT gets 452 4.5.3',
+    defaultText: '100',
+    default: () => 100,
+    parse: positiveInteger,
+  },
+  maxConnections: {
+    description: 'Most client connections at once, all listeners together; past it 421',
+    defaultText: '500',
+    default: () => 500,
+    parse: positiveInteger,
+  },
+  maxConnectionsPerIp: {
+    description: 'Most client connections at once from one address; past it 421',
+    defaultText: '250',
+    default: () => 250,
+    parse: positiveInteger,
+  },
+  idleTimeout: {
+    description: 'A client silent this long is disconnected with 421 (IIS connection time-out)',
+    defaultText: '"10m"',
+    default: () => 600_000,
+    parse: positiveDuration,
+  },
+  dataTimeout: {
+    description: 'Longest one DATA transfer may take however busy the client looks (slowloris guard); then 421 and nothing is kept',
+    defaultText: '"30m"',
+    default: () => 1_800_000,
+    parse: positiveDuration,
+  },
+  maxCommandLength: {
+    description: 'Longest SMTP command line; a longer one gets 421 and the connection is closed',
+    defaultText: '"16KB"',
+    default: () => 16 * 1024,
+    parse: size,
+  },
+  maxHeaderSize: {
+    description: 'Largest header block of a message (everything before the first empty line); larger gets 552',
+    defaultText: '"256KB"',
+    default: () => 256 * 1024,
+    parse: size,
+  },
+  minFreeSpace: {
+    description: 'MAIL FROM gets 452 4.3.1 when the mailroot disk would have less than this free after the message (its SIZE, else maxMessageSize); 0 turns the check off',
+    defaultText: '"100MB"',
+    default: () => 100 * 1024 * 1024,
+    parse: sizeOrZero,
+  },
+  tlsCert: {
+    description: 'Server certificate for STARTTLS, a PEM file (with tlsKey); STARTTLS is offered only when a certificate is set',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: nonEmptyString,
+  },
+  tlsKey: {
+    description: 'Private key for tlsCert, a PEM file (encrypted with tlsPassphrase, or not encrypted)',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: nonEmptyString,
+  },
+  tlsPfx: {
+    description: 'Certificate and key for STARTTLS in one PFX/PKCS#12 file, as Windows exports it (instead of tlsCert and tlsKey)',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: nonEmptyString,
+  },
+  tlsPassphrase: {
+    description: 'Password of tlsPfx or of an encrypted tlsKey (better set through the environment than on the command line)',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: (raw: unknown) => (typeof raw === 'string' && raw !== '' ? ok(raw) : bad('must be a non-empty string')),
+  },
+  tlsMinVersion: {
+    description: `Oldest TLS version accepted: ${TLS_VERSIONS.join(', ')} (lower it only for old devices)`,
+    defaultText: '"TLSv1.2"',
+    default: () => 'TLSv1.2' as TlsVersion,
+    parse: (raw: unknown) =>
+      typeof raw === 'string' && (TLS_VERSIONS as readonly string[]).includes(raw)
+        ? ok(raw as TlsVersion)
+        : bad(`must be one of ${TLS_VERSIONS.join(', ')} (got ${describe(raw)})`),
+  },
+  requireTls: {
+    description: 'Refuse MAIL FROM (530 5.7.0) until the client has used STARTTLS',
+    defaultText: 'false',
+    default: () => false,
+    parse: boolean,
+  },
+  authUsers: {
+    description: 'Users for SMTP AUTH PLAIN/LOGIN, "name:hash" each, the hash from "mailroot hash-password"; authenticated clients may relay. AUTH is offered only when users are set',
+    defaultText: '[]',
+    default: () => [] as AuthUser[],
+    parse: listOf(authUser, 0),
+    list: true,
+  },
+  allowInsecureAuth: {
+    description: 'Offer AUTH without TLS too (passwords then cross the network readable; the AD CS exit module\'s "Basic" needs it when there is no certificate)',
+    defaultText: 'false',
+    default: () => false,
+    parse: boolean,
   },
   concurrency: {
     description: 'Most messages handed to the smart host at once (also the connection pool size)',
@@ -273,6 +465,49 @@ export const CONFIG_KEYS = {
     parse: nonEmptyString,
   },
 } satisfies { [K in keyof Config]: KeySpec<Config[K]> };
+
+/** Loopback addresses: 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
+export function isLoopbackIp(ip: string): boolean {
+  const list = new net.BlockList();
+  list.addSubnet('127.0.0.0', 8, 'ipv4');
+  list.addAddress('::1', 'ipv6');
+  return list.check(ip, net.isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** Rules between keys, checked once all keys are parsed. Each error names the keys involved. */
+export function checkConfig(config: Config): void {
+  if (config.tlsPfx !== undefined && (config.tlsCert !== undefined || config.tlsKey !== undefined)) {
+    throw new ConfigError('config: set either tlsPfx or tlsCert with tlsKey, not both');
+  }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError('config: tlsCert and tlsKey go together: set both (or tlsPfx instead)');
+  }
+  const tls = config.tlsPfx !== undefined || config.tlsCert !== undefined;
+  if (config.requireTls && !tls) {
+    throw new ConfigError('config: requireTls needs a certificate: set tlsCert and tlsKey, or tlsPfx');
+  }
+  const names = new Set<string>();
+  for (const user of config.authUsers) {
+    const name = user.name.toLowerCase();
+    if (names.has(name)) throw new ConfigError(`config: authUsers lists user ${JSON.stringify(user.name)} twice`);
+    names.add(name);
+  }
+  if (config.authUsers.length > 0 && !tls && !config.allowInsecureAuth) {
+    throw new ConfigError(
+      'config: authUsers is set but AUTH is offered only over TLS: set tlsCert and tlsKey (or tlsPfx), ' +
+        'or allowInsecureAuth to accept passwords without TLS',
+    );
+  }
+  const publicListeners = config.listen.filter((address) => !isLoopbackIp(address.host));
+  const wide = config.allowRelay.filter(isWideCidr);
+  if (wide.length > 0 && publicListeners.length > 0 && !config.allowOpenRelay) {
+    throw new ConfigError(
+      `config: allowRelay ${wide.map(formatCidr).join(', ')} with listen ${publicListeners.map((a) => a.host).join(', ')} ` +
+        'makes an open relay: anyone who can reach it may send mail anywhere. Narrow allowRelay, or set allowOpenRelay ' +
+        'to true if that is really meant',
+    );
+  }
+}
 
 export type ConfigKey = keyof Config;
 export const KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKey[];

@@ -10,6 +10,8 @@ export interface ReceivedEvent {
   from: string;
   recipients: string[];
   size: number;
+  /** The recipients in localDomains, written to Drop instead of Queue. */
+  local?: string[];
 }
 
 export interface AttemptEvent {

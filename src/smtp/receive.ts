@@ -1,43 +1,48 @@
-// DATA: stream the message into the spool and answer 250 only once it is durably queued.
-import { Transform, type TransformCallback } from 'node:stream';
+// DATA: stream the message into the spool and answer 250 only once it is durably written. Recipients in
+// localDomains go to Drop, the others to Queue; a message with both is written to both, all or nothing.
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { Logger } from '../log/logger.js';
 import type { MailEvents } from '../log/mail-events.js';
+import type { Envelope } from '../spool/eml-format.js';
 import { MessageRejectedError, SpoolWriteError, type Spool } from '../spool/spool.js';
+import type { Access } from './access.js';
+import { withAsciiDomain } from './addresses.js';
+import { DataGuard } from './data-guard.js';
+import type { SessionBytes } from './limits.js';
 import { receivedHeader } from './received-header.js';
 import { smtpError } from './smtp-error.js';
-
-/** Passes bytes through until the limit, then swallows the rest so an oversized message never fills the disk. */
-class SizeLimiter extends Transform {
-  readonly #limit: number;
-  #bytes = 0;
-
-  constructor(limit: number) {
-    super();
-    this.#limit = limit;
-  }
-
-  get exceeded(): boolean {
-    return this.#bytes > this.#limit;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#bytes += chunk.length;
-    callback(null, this.exceeded ? undefined : chunk);
-  }
-}
 
 export interface ReceiveContext {
   spool: Spool;
   events: MailEvents;
+  log: Logger;
   hostname: string;
+  access: Access;
+  sessionBytes: SessionBytes;
   maxMessageSize: number;
+  maxHeaderSize: number;
+  /** Longest a DATA transfer may take, however busy the client keeps it. */
+  dataTimeout: number;
+  /** Replies and closes the client's connection; false when the connection was not found. */
+  closeSession: (session: SMTPServerSession, code: number, text: string) => boolean;
 }
 
+/** The envelope as stored: domains in ASCII form (see withAsciiDomain), local parts exactly as sent. */
 export function envelopeFromSession(session: SMTPServerSession): { sender: string; recipients: string[] } {
   const mailFrom = session.envelope.mailFrom;
   return {
-    sender: mailFrom ? mailFrom.address : '',
-    recipients: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+    sender: mailFrom ? withAsciiDomain(mailFrom.address) : '',
+    recipients: session.envelope.rcptTo.map((rcpt) => withAsciiDomain(rcpt.address)),
+  };
+}
+
+/** The Drop part (local domains) and the Queue part (everything else) of an envelope. */
+export function routeEnvelope(envelope: Envelope, isLocal: (address: string) => boolean): { drop?: Envelope; queue?: Envelope } {
+  const local = envelope.recipients.filter(isLocal);
+  const remote = envelope.recipients.filter((r) => !isLocal(r));
+  return {
+    ...(local.length > 0 ? { drop: { sender: envelope.sender, recipients: local } } : {}),
+    ...(remote.length > 0 ? { queue: { sender: envelope.sender, recipients: remote } } : {}),
   };
 }
 
@@ -48,30 +53,74 @@ export function createDataHandler(ctx: ReceiveContext) {
     callback: (err?: Error | null, message?: string) => void,
   ): void => {
     const envelope = envelopeFromSession(session);
-    const limiter = new SizeLimiter(ctx.maxMessageSize);
-    stream.pipe(limiter);
+    const targets = routeEnvelope(envelope, (address) => ctx.access.isLocal(address));
+    const guard = new DataGuard({
+      maxMessageSize: ctx.maxMessageSize,
+      sessionRemaining: ctx.sessionBytes.remaining(session),
+      maxHeaderSize: ctx.maxHeaderSize,
+    });
+    let answered = false;
+    const answer = (err: Error | null, message?: string) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(deadline);
+      ctx.sessionBytes.add(session, guard.bytes);
+      callback(err, message);
+    };
+    // The spool must hear about a client that went away mid-message, or the temp file would stay open forever:
+    // pipe() passes on neither errors nor a close without an end.
+    const abort = (reason: Error) => {
+      if (!guard.destroyed) guard.destroy(reason);
+    };
+    // The spool sees the guard's error through its pipeline; until that pipeline is set up (the temp file is
+    // being opened) nothing else listens, and an unheard 'error' would crash the process. Found by the fuzz test.
+    guard.on('error', () => undefined);
+    stream.on('error', abort);
+    stream.once('close', () => {
+      if (!stream.readableEnded) abort(new Error('the client went away before the end of the message'));
+    });
+    const deadline = setTimeout(() => {
+      ctx.log.warn('DATA took longer than dataTimeout, closing the connection', { client: session.remoteAddress });
+      if (!ctx.closeSession(session, 421, '4.4.2 DATA took too long, closing connection')) {
+        ctx.log.error('could not find the session to close it');
+      }
+      abort(new Error('dataTimeout passed'));
+    }, ctx.dataTimeout);
+    deadline.unref();
+    stream.pipe(guard);
+
     const helo = typeof session.hostNameAppearsAs === 'string' ? session.hostNameAppearsAs : undefined;
     ctx.spool
-      .accept(envelope, limiter, {
+      .acceptTo(targets, guard, {
         prefix: (id) =>
           receivedHeader({ helo, clientIp: session.remoteAddress, byHost: ctx.hostname, protocol: session.transmissionType || 'SMTP', id }),
-        verify: () =>
-          limiter.exceeded || stream.sizeExceeded ? new MessageRejectedError('message exceeds the size limit') : undefined,
+        verify: () => {
+          const rejection = guard.rejection();
+          return rejection ? new MessageRejectedError(rejection.text) : undefined;
+        },
       })
       .then(({ id, size }) => {
-        ctx.events.received({ id, client: session.remoteAddress, from: envelope.sender, recipients: envelope.recipients, size });
-        callback(null, `2.0.0 Ok: queued as ${id}`);
+        ctx.events.received({
+          id,
+          client: session.remoteAddress,
+          from: envelope.sender,
+          recipients: envelope.recipients,
+          size,
+          ...(targets.drop ? { local: targets.drop.recipients } : {}),
+        });
+        answer(null, `2.0.0 Ok: queued as ${id}`);
       })
       .catch((err: unknown) => {
         // Keep reading what the client still sends, or it blocks and times out instead of getting the reply.
-        stream.unpipe(limiter);
+        stream.unpipe(guard);
         stream.resume();
-        if (err instanceof MessageRejectedError) {
-          callback(smtpError(552, `5.3.4 Message size exceeds fixed maximum message size (${ctx.maxMessageSize} bytes)`));
+        const rejection = guard.rejection();
+        if (err instanceof MessageRejectedError && rejection) {
+          answer(smtpError(rejection.code, rejection.text));
         } else if (err instanceof SpoolWriteError && err.code === 'ENOSPC') {
-          callback(smtpError(452, '4.3.1 Insufficient system storage'));
+          answer(smtpError(452, '4.3.1 Insufficient system storage'));
         } else {
-          callback(smtpError(451, '4.3.0 Local error in processing, message not queued; try again later'));
+          answer(smtpError(451, '4.3.0 Local error in processing, message not queued; try again later'));
         }
       });
   };

@@ -1,24 +1,41 @@
-// The inbound SMTP listener: smtp-server configured for a local relay, bound to each configured address.
-import { SMTPServer } from 'smtp-server';
-import type { HostPort } from '../config/schema.js';
+// The inbound SMTP listener: smtp-server configured for a local relay, bound to each configured address, with
+// the access rules (access.ts), limits (limits.ts, data-guard.ts), STARTTLS (tls.ts) and AUTH (auth.ts).
+import {
+  SMTPServer,
+  type SMTPServerAddress,
+  type SMTPServerAuthentication,
+  type SMTPServerAuthenticationResponse,
+  type SMTPServerOptions,
+  type SMTPServerSession,
+} from 'smtp-server';
+import { isWideCidr, formatCidr } from '../config/cidr.js';
+import { isLoopbackIp, type Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { MailEvents } from '../log/mail-events.js';
 import type { Spool } from '../spool/spool.js';
+import { Access, AddressList } from './access.js';
+import { UserDirectory } from './auth.js';
+import { ConnectionTracker, DiskGate, SessionBytes, closeSession, type FreeSpaceProbe } from './limits.js';
 import { createDataHandler } from './receive.js';
+import { smtpError } from './smtp-error.js';
+import { loadTlsOptions, type ServerTlsOptions } from './tls.js';
 
 export interface InboundOptions {
-  listen: HostPort[];
-  hostname: string;
-  maxMessageSize: number;
+  config: Readonly<Config>;
   spool: Spool;
   log: Logger;
   events: MailEvents;
+  /** Free bytes on the mailroot's disk; statfs unless a test replaces it. */
+  freeSpace?: FreeSpaceProbe;
 }
 
 export interface BoundAddress {
   host: string;
   port: number;
 }
+
+/** After this many wrong passwords in one connection the client is disconnected (421). */
+const MAX_AUTH_FAILURES = 3;
 
 /** smtp-server's bunyan-style logger calls, sent to winston at debug level. */
 function libraryLogger(log: Logger) {
@@ -29,36 +46,197 @@ function libraryLogger(log: Logger) {
   return { info: write('info'), debug: write('debug'), error: write('error'), warn: write('warn'), trace: write('trace'), fatal: write('fatal') };
 }
 
+function declaredSize(address: SMTPServerAddress): number | undefined {
+  const size = address.args ? address.args.SIZE : undefined;
+  return typeof size === 'string' && /^\d+$/.test(size) ? Number(size) : undefined;
+}
+
 export class InboundServer {
   readonly #servers: SMTPServer[] = [];
   readonly #options: InboundOptions;
+  readonly #access: Access;
+  readonly #connections: ConnectionTracker;
+  readonly #sessionBytes: SessionBytes;
+  readonly #disk: DiskGate;
+  readonly #users: UserDirectory;
+  readonly #authFailures = new WeakMap<SMTPServerSession, number>();
+  /** Loaded by start(): a certificate that cannot be read fails the start, naming the key. */
+  #tls: ServerTlsOptions | undefined;
+  readonly #tlsConfigured: boolean;
+  /** Commands off for every session: STARTTLS without a certificate, AUTH without users. */
+  readonly #disabled: string[];
+  /** AUTH is hidden until STARTTLS unless allowInsecureAuth. */
+  readonly #authNeedsTls: boolean;
   readonly bound: BoundAddress[] = [];
 
   constructor(options: InboundOptions) {
     this.#options = options;
+    const { config, log, spool } = options;
+    this.#access = new Access(config);
+    this.#connections = new ConnectionTracker(config);
+    this.#sessionBytes = new SessionBytes(config.maxSessionSize);
+    let probeErrorLogged = false;
+    this.#disk = new DiskGate({
+      dir: spool.layout.root,
+      minFreeSpace: config.minFreeSpace,
+      maxMessageSize: config.maxMessageSize,
+      ...(options.freeSpace ? { probe: options.freeSpace } : {}),
+      onProbeError: (err) => {
+        if (!probeErrorLogged) log.warn('cannot check free disk space; the minFreeSpace check is skipped', { error: err.message });
+        probeErrorLogged = true;
+      },
+    });
+    this.#users = new UserDirectory(config.authUsers);
+    this.#tlsConfigured = config.tlsPfx !== undefined || config.tlsCert !== undefined;
+    this.#disabled = [...(this.#tlsConfigured ? [] : ['STARTTLS']), ...(this.#users.size > 0 ? [] : ['AUTH'])];
+    this.#authNeedsTls = this.#users.size > 0 && !config.allowInsecureAuth;
   }
 
   #createServer(): SMTPServer {
-    const { hostname, maxMessageSize, log } = this.#options;
-    const server = new SMTPServer({
-      name: hostname,
+    const { config, log } = this.#options;
+    let server: SMTPServer | undefined;
+    const options: SMTPServerOptions = {
+      name: config.hostname,
       banner: 'mailroot ready',
-      size: maxMessageSize,
-      authOptional: true,
-      disabledCommands: ['AUTH', 'STARTTLS'],
+      size: config.maxMessageSize, // advertised in EHLO; MAIL FROM with a larger SIZE= gets 552
+      authOptional: true, // anonymous submission, as the AD CS exit module does, keeps working
+      authMethods: ['PLAIN', 'LOGIN'],
+      allowInsecureAuth: config.allowInsecureAuth,
+      disabledCommands: this.#disabled,
       disableReverseLookup: true, // a slow resolver must never delay the greeting
-      socketTimeout: 10 * 60_000, // IIS connection time-out
+      socketTimeout: config.idleTimeout, // IIS connection time-out
       closeTimeout: 5_000,
+      maxClients: config.maxConnections, // per listener; ConnectionTracker counts all listeners together
+      maxCommandLength: config.maxCommandLength,
+      // A client must never be able to claim another address: no XCLIENT, XFORWARD or PROXY header.
+      useXClient: false,
+      useXForward: false,
+      useProxy: false,
       logger: libraryLogger(log) as never,
-      onData: createDataHandler({ ...this.#options }),
-    });
+      ...(this.#tls ?? {}),
+      onConnect: (session, callback) => this.#onConnect(session, callback),
+      onSecure: (_socket, session, callback) => {
+        session.disabledCommands = undefined; // back to the server-wide list: AUTH is offered over TLS
+        callback();
+      },
+      onAuth: (auth, session, callback) => this.#onAuth(auth, session, callback),
+      onMailFrom: (address, session, callback) => this.#onMailFrom(address, session, callback),
+      onRcptTo: (address, session, callback) => this.#onRcptTo(address, session, callback),
+      onData: createDataHandler({
+        spool: this.#options.spool,
+        events: this.#options.events,
+        log,
+        hostname: config.hostname,
+        access: this.#access,
+        sessionBytes: this.#sessionBytes,
+        maxMessageSize: config.maxMessageSize,
+        maxHeaderSize: config.maxHeaderSize,
+        dataTimeout: config.dataTimeout,
+        closeSession: (session, code, text) => (server ? closeSession(server, session, code, text) : false),
+      }),
+      onClose: (session) => this.#connections.close(session.id),
+    };
+    server = new SMTPServer(options);
     // Without this listener a client's connection reset would crash the process.
     server.on('error', (err: Error) => log.warn('smtp connection error', { error: err.message }));
     return server;
   }
 
+  #onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    const { log, config } = this.#options;
+    const ip = session.remoteAddress;
+    if (!this.#access.mayConnect(ip)) {
+      log.warn('connection refused', { client: ip, reason: 'not in allowConnect' });
+      return callback(smtpError(554, `5.7.1 ${config.hostname} Access denied`));
+    }
+    const refused = this.#connections.open(session.id, ip);
+    if (refused) {
+      log.warn('connection refused', { client: ip, reason: refused.message.replace(/^\S+ /, '') });
+      return callback(refused);
+    }
+    if (this.#authNeedsTls && !session.secure) session.disabledCommands = [...this.#disabled, 'AUTH'];
+    callback();
+  }
+
+  #onAuth(
+    auth: SMTPServerAuthentication,
+    session: SMTPServerSession,
+    callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
+  ): void {
+    const { log } = this.#options;
+    const client = session.remoteAddress;
+    this.#users.authenticate(auth.username ?? '', auth.password ?? '').then(
+      (user) => {
+        if (user) {
+          log.info('authenticated', { client, user, method: auth.method });
+          return callback(null, { user });
+        }
+        const failures = (this.#authFailures.get(session) ?? 0) + 1;
+        this.#authFailures.set(session, failures);
+        log.warn('authentication failed', { client, user: auth.username, method: auth.method, failures });
+        if (failures >= MAX_AUTH_FAILURES) {
+          return callback(null, { message: '4.7.0 Too many failed authentication attempts', responseCode: 421 });
+        }
+        callback(null, { message: '5.7.8 Authentication credentials invalid', responseCode: 535 });
+      },
+      (err: unknown) => {
+        log.error('cannot check a password', { error: (err as Error).message });
+        callback(smtpError(454, '4.7.0 Temporary authentication failure'));
+      },
+    );
+  }
+
+  #onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    const { config, log } = this.#options;
+    if (config.requireTls && !session.secure) {
+      return callback(smtpError(530, '5.7.0 Must issue a STARTTLS command first'));
+    }
+    const size = declaredSize(address);
+    const remaining = this.#sessionBytes.remaining(session);
+    if (remaining === 0 || (size !== undefined && size > remaining)) {
+      return callback(smtpError(452, '4.3.1 Session size limit reached; send further messages on a new connection'));
+    }
+    this.#disk.check(size).then((refusal) => {
+      if (refusal) log.warn('refusing mail: low disk space', { client: session.remoteAddress, minFreeSpace: config.minFreeSpace });
+      callback(refusal);
+    }, callback);
+  }
+
+  #onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    const { config, log } = this.#options;
+    const recipients = session.envelope.rcptTo;
+    if (recipients.length >= config.maxRecipients) {
+      const key = address.address.toLowerCase();
+      // A repeated recipient replaces its earlier entry (smtp-server), so it does not count twice.
+      if (!recipients.some((r) => r.address.toLowerCase() === key)) {
+        return callback(smtpError(452, '4.5.3 Too many recipients'));
+      }
+    }
+    const decision = this.#access.recipient(address.address, { ip: session.remoteAddress, authenticated: Boolean(session.user) });
+    if (!decision.ok) {
+      log.info('recipient refused', { client: session.remoteAddress, recipient: address.address, reason: decision.reason });
+      return callback(smtpError(decision.code, decision.text));
+    }
+    callback();
+  }
+
+  #warnAboutPolicy(): void {
+    const { config, log } = this.#options;
+    const wide = config.allowRelay.filter(isWideCidr);
+    if (wide.length > 0 && config.allowOpenRelay && config.listen.some((a) => !isLoopbackIp(a.host))) {
+      log.warn('OPEN RELAY: allowOpenRelay is set and allowRelay lets anyone relay', { allowRelay: wide.map(formatCidr) });
+    }
+    const relay = new AddressList(config.allowRelay);
+    if (config.listen.some((a) => a.host === '::1') && !relay.has('::1')) {
+      log.warn('listening on [::1] but ::1 is not in allowRelay: clients connecting through it may send only to localDomains');
+    }
+  }
+
+  /** Loads the certificate (throws, naming the key, when it cannot be used) and listens on every address. */
   async start(): Promise<void> {
-    for (const address of this.#options.listen) {
+    this.#tls = loadTlsOptions(this.#options.config);
+    this.#warnAboutPolicy();
+    for (const address of this.#options.config.listen) {
       const server = this.#createServer();
       try {
         await new Promise<void>((resolve, reject) => {
@@ -83,7 +261,11 @@ export class InboundServer {
       const port = typeof bound === 'object' && bound ? bound.port : address.port;
       this.bound.push({ host: address.host, port });
       this.#servers.push(server);
-      this.#options.log.info('listening', { address: address.host.includes(':') ? `[${address.host}]:${port}` : `${address.host}:${port}` });
+      this.#options.log.info('listening', {
+        address: address.host.includes(':') ? `[${address.host}]:${port}` : `${address.host}:${port}`,
+        tls: this.#tls !== undefined,
+        auth: this.#users.size > 0,
+      });
     }
   }
 

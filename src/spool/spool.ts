@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { failpoint } from '../failpoints.js';
 import { CrlfNormalizer } from './crlf.js';
@@ -42,6 +42,19 @@ export interface AcceptOptions {
   prefix?: (id: string) => Buffer;
   /** Called once the message is written, before it is committed; an error aborts the accept. */
   verify?: () => Error | undefined;
+}
+
+/** Where acceptTo writes: Queue (for the smart host), Drop (local domains), or both. */
+export interface AcceptTargets {
+  queue?: Envelope | undefined;
+  drop?: Envelope | undefined;
+}
+
+interface PendingFile {
+  envelope: Envelope;
+  dir: string;
+  temp: string;
+  handle?: fsp.FileHandle | undefined;
 }
 
 export interface QueuedMessage {
@@ -150,44 +163,76 @@ export class Spool {
    * Writes a new message into Queue durably and returns its id. Line endings become CRLF. Resolves only once
    * the file and its directory entry are on disk; on any failure no file is left in SortTemp or Queue.
    */
-  async accept(envelope: Envelope, body: Readable, options: AcceptOptions = {}): Promise<{ id: string; size: number }> {
+  accept(envelope: Envelope, body: Readable, options: AcceptOptions = {}): Promise<{ id: string; size: number }> {
+    return this.acceptTo({ queue: envelope }, body, options);
+  }
+
+  /** The same as accept, into Drop: mail for a local domain, in pickup format, never sent to the smart host. */
+  acceptToDrop(envelope: Envelope, body: Readable, options: AcceptOptions = {}): Promise<{ id: string; size: number }> {
+    return this.acceptTo({ drop: envelope }, body, options);
+  }
+
+  /**
+   * Writes one message to Drop, Queue or both (a message with local and remote recipients), each file with its
+   * own X-Receiver lines and the same id, through the one durable path: temp files in SortTemp, fsync, rename,
+   * fsync of the folders. All or nothing: on any failure no file is left in SortTemp, Drop or Queue. The Queue
+   * file is renamed last, as delivery may start on it at once. `size` is that of the last file written.
+   */
+  async acceptTo(targets: AcceptTargets, body: Readable, options: AcceptOptions = {}): Promise<{ id: string; size: number }> {
     const id = newMessageId();
-    const temp = this.#tempPath(id, 'accept');
-    const target = this.queuePath(id + QUEUE_SUFFIX);
-    let handle: fsp.FileHandle | undefined;
+    const files: PendingFile[] = [];
+    if (targets.drop) files.push({ envelope: targets.drop, dir: this.layout.drop, temp: this.#tempPath(id, 'drop') });
+    if (targets.queue) files.push({ envelope: targets.queue, dir: this.layout.queue, temp: this.#tempPath(id, 'accept') });
+    if (files.length === 0) throw new Error('acceptTo needs a queue or a drop envelope');
+    const committed: string[] = [];
     let size = 0;
     try {
-      handle = await this.#openNew(temp);
-      const out = writeStreamOn(handle);
-      const head = Buffer.concat([formatEnvelopeHead(envelope), options.prefix?.(id) ?? Buffer.alloc(0)]);
+      const prefix = options.prefix?.(id) ?? Buffer.alloc(0);
+      const outs: fs.WriteStream[] = [];
+      for (const file of files) {
+        file.handle = await this.#openNew(file.temp);
+        const out = writeStreamOn(file.handle);
+        const head = Buffer.concat([formatEnvelopeHead(file.envelope), prefix]);
+        out.write(head);
+        size = head.length;
+        outs.push(out);
+      }
       const counter = new ByteCounter();
-      out.write(head);
-      await pipeline(body, new CrlfNormalizer(), counter, out);
-      size = head.length + counter.bytes;
+      await pipeline(body, new CrlfNormalizer(), counter, outs.length === 1 ? outs[0]! : new FanOut(outs));
+      size += counter.bytes;
       const rejection = options.verify?.();
       if (rejection) throw rejection;
       failpoint('accept-after-write');
-      await handle.sync();
-      await handle.close();
-      handle = undefined;
+      for (const file of files) {
+        await file.handle!.sync();
+        await file.handle!.close();
+        file.handle = undefined;
+      }
       failpoint('accept-after-fsync');
-      await this.#renameIntoQueue(temp, target);
+      for (const file of files) {
+        const target = path.join(file.dir, id + QUEUE_SUFFIX);
+        await this.#renameInto(file.temp, target);
+        committed.push(target);
+      }
     } catch (err) {
-      await handle?.close().catch(() => undefined);
-      await fsp.rm(temp, { force: true }).catch(() => undefined);
+      for (const file of files) {
+        await file.handle?.close().catch(() => undefined);
+        await fsp.rm(file.temp, { force: true }).catch(() => undefined);
+      }
+      for (const target of committed) await fsp.rm(target, { force: true }).catch(() => undefined);
       if (err instanceof MessageRejectedError) throw err;
       throw new SpoolWriteError(`cannot write message to the spool: ${(err as Error).message}`, err);
     }
     try {
-      await fsyncDir(this.layout.queue);
+      for (const file of files) await fsyncDir(file.dir);
     } catch (err) {
-      // The file is complete but its directory entry may not survive a power loss. Withdraw it and answer 4xx:
-      // the client still holds the message and sends it again, so it is neither lost nor duplicated.
-      await fsp.rm(target, { force: true }).catch(() => undefined);
-      throw new SpoolWriteError(`cannot flush the Queue folder: ${(err as Error).message}`, err);
+      // The files are complete but their directory entries may not survive a power loss. Withdraw them and
+      // answer 4xx: the client still holds the message and sends it again, so it is neither lost nor duplicated.
+      for (const target of committed) await fsp.rm(target, { force: true }).catch(() => undefined);
+      throw new SpoolWriteError(`cannot flush the ${path.basename(files.at(-1)!.dir)} folder: ${(err as Error).message}`, err);
     }
     failpoint('accept-after-rename');
-    for (const listener of this.#queuedListeners) listener(id + QUEUE_SUFFIX);
+    if (targets.queue) for (const listener of this.#queuedListeners) listener(id + QUEUE_SUFFIX);
     return { id, size };
   }
 
@@ -202,7 +247,7 @@ export class Spool {
     }
   }
 
-  async #renameIntoQueue(temp: string, target: string): Promise<void> {
+  async #renameInto(temp: string, target: string): Promise<void> {
     try {
       await renameWithRetry(temp, target);
     } catch (err) {
@@ -438,5 +483,36 @@ class ByteCounter extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
     callback(null, chunk);
+  }
+}
+
+/** Writes each chunk to every stream and moves on once all have taken it; the first error fails the lot. */
+class FanOut extends Writable {
+  readonly #outs: fs.WriteStream[];
+
+  constructor(outs: fs.WriteStream[]) {
+    super();
+    this.#outs = outs;
+    // Errors come back through the write/end callbacks; these listeners only keep them from being "unhandled".
+    for (const out of outs) out.on('error', () => undefined);
+  }
+
+  #all(step: (out: fs.WriteStream, done: (err?: Error | null) => void) => void, callback: (err?: Error | null) => void): void {
+    let pending = this.#outs.length;
+    let failure: Error | null = null;
+    for (const out of this.#outs) {
+      step(out, (err) => {
+        failure ??= err ?? null;
+        if (--pending === 0) callback(failure);
+      });
+    }
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.#all((out, done) => out.write(chunk, done), callback);
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    this.#all((out, done) => out.end(done), callback);
   }
 }

@@ -36,7 +36,7 @@ describe('disk full', () => {
     const upstream = await new Upstream().start();
     const port = upstream.port;
     await upstream.stop();
-    const relay = await startRelay({ mailroot: mountPoint, smartHost: `127.0.0.1:${port}`, settings: { retry: ['1s'], maxMessageSize: '2MB' } });
+    const relay = await startRelay({ mailroot: mountPoint, smartHost: `127.0.0.1:${port}`, settings: { retry: ['1s'], maxMessageSize: '2MB', minFreeSpace: '0' } });
     try {
       const big = (tag: string) => `Subject: ${tag}\r\n\r\n` + `${'z'.repeat(998)}\r\n`.repeat(600); // 600 KB
       await sendMail({ port: relayPort(relay), from: 'a@example.com', to: ['b@example.net'], raw: big('first') });
