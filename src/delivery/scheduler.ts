@@ -110,7 +110,9 @@ export class Scheduler {
     if (this.#stopped) return;
     while (this.#readyCount > 0) {
       if (this.#hostDown) {
-        if (this.#inFlight.size > 0 || this.#deferringHeld) return;
+        // One probe at a time; it does not wait for a pass of deferrals to finish, so a returning host is
+        // noticed within probeInterval however many messages are held.
+        if (this.#inFlight.size > 0) return;
         if (Date.now() < this.#nextProbeAt) {
           this.#armProbe();
           return;
@@ -272,7 +274,7 @@ export class Scheduler {
 
   /** Time to probe: a message waiting its turn goes first; otherwise one deferred because of the host. */
   #probe(): void {
-    if (!this.#hostDown || this.#stopped || this.#inFlight.size > 0 || this.#deferringHeld) return;
+    if (!this.#hostDown || this.#stopped || this.#inFlight.size > 0) return;
     if (this.#readyCount === 0) {
       const candidate = this.#hostDeferred.values().next();
       if (candidate.done) {
