@@ -18,6 +18,52 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Group commit for one directory's fsync. Each caller has already made its change (a rename or an unlink) and
+ * needs an fsync of the directory that *started* after that change. Concurrent callers share one: if none is
+ * running, one starts now; if one is running (it may have started before the caller's change), the caller
+ * waits for the next one, which starts when the running one ends and serves everyone who asked meanwhile.
+ * So N concurrent accepts cost about 2 directory fsyncs instead of N, and none resolves before its own entry
+ * is durable. A failure is reported to every caller that shared the failed fsync.
+ */
+export class DirectorySync {
+  readonly dir: string;
+  #running: Promise<void> | undefined;
+  #next: Promise<void> | undefined;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  sync(): Promise<void> {
+    if (!this.#running) return this.#start();
+    this.#next ??= this.#running.then(noop, noop).then(() => {
+      this.#next = undefined;
+      return this.#start();
+    });
+    return this.#next;
+  }
+
+  #start(): Promise<void> {
+    const run = fsyncDir(this.dir).finally(() => {
+      if (this.#running === run) this.#running = undefined;
+    });
+    this.#running = run;
+    return run;
+  }
+}
+
+function noop(): void {}
+
+/** unlink() that treats a file already gone as done (what rm({ force: true }) does, in one call). */
+export async function unlinkIfExists(file: string): Promise<void> {
+  try {
+    await fs.unlink(file);
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+  }
+}
+
 // Another program holding the file open (a writer, an antivirus scanner, the search indexer) makes a rename
 // fail on Windows with EBUSY, EPERM or EACCES. Those pass; anything else is a real error.
 const TRANSIENT_RENAME_CODES = new Set(isWindows ? ['EBUSY', 'EPERM', 'EACCES'] : ['EBUSY']);
