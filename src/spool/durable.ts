@@ -5,11 +5,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const isWindows = process.platform === 'win32';
 
 /**
- * Flushes a directory entry (a rename or unlink) to disk. POSIX only: Windows refuses to open a directory
- * for flushing (EPERM) and NTFS journals the rename itself.
+ * Flushes a directory entry (a rename or an unlink made before the call) to disk. POSIX only: Windows refuses
+ * to open a directory for flushing (EPERM) and NTFS journals the rename itself. Concurrent calls for one
+ * directory share fsyncs (group commit, see DirectorySync), so each still resolves only once its own change
+ * is durable.
  */
-export async function fsyncDir(dir: string): Promise<void> {
-  if (isWindows) return;
+export function fsyncDir(dir: string): Promise<void> {
+  if (isWindows) return Promise.resolve();
+  let sync = directorySyncs.get(dir);
+  if (!sync) {
+    sync = new DirectorySync(dir);
+    directorySyncs.set(dir, sync);
+  }
+  return sync.sync();
+}
+
+/** One per directory path (the mailroot's few folders). */
+const directorySyncs = new Map<string, DirectorySync>();
+
+async function fsyncDirNow(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');
   try {
     await handle.sync();
@@ -28,11 +42,14 @@ export async function fsyncDir(dir: string): Promise<void> {
  */
 export class DirectorySync {
   readonly dir: string;
+  readonly #flush: (dir: string) => Promise<void>;
   #running: Promise<void> | undefined;
   #next: Promise<void> | undefined;
 
-  constructor(dir: string) {
+  /** `flush` is the real directory fsync; tests pass a stand-in to watch the order of calls. */
+  constructor(dir: string, flush: (dir: string) => Promise<void> = fsyncDirNow) {
     this.dir = dir;
+    this.#flush = flush;
   }
 
   sync(): Promise<void> {
@@ -45,7 +62,7 @@ export class DirectorySync {
   }
 
   #start(): Promise<void> {
-    const run = fsyncDir(this.dir).finally(() => {
+    const run = this.#flush(this.dir).finally(() => {
       if (this.#running === run) this.#running = undefined;
     });
     this.#running = run;
@@ -54,15 +71,6 @@ export class DirectorySync {
 }
 
 function noop(): void {}
-
-/** unlink() that treats a file already gone as done (what rm({ force: true }) does, in one call). */
-export async function unlinkIfExists(file: string): Promise<void> {
-  try {
-    await fs.unlink(file);
-  } catch (err) {
-    if (errorCode(err) !== 'ENOENT') throw err;
-  }
-}
 
 // Another program holding the file open (a writer, an antivirus scanner, the search indexer) makes a rename
 // fail on Windows with EBUSY, EPERM or EACCES. Those pass; anything else is a real error.

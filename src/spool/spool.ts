@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CrlfNormalizer } from './crlf.js';
-import { DirectorySync, errorCode, renameWithRetry, unlinkIfExists, writeFileDurably } from './durable.js';
+import { errorCode, fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
 import { envelopeOf, formatEnvelopeHead, readEnvelopeHead, type Envelope } from './eml-format.js';
 import { newMessageId } from './ids.js';
 import { prepareLayout, type MailrootLayout } from './layout.js';
@@ -72,15 +72,10 @@ export function isQueueMessageName(name: string): boolean {
 export class Spool {
   readonly layout: MailrootLayout;
   readonly #lock: MailrootLock | undefined;
-  /** Concurrent accepts and removals share their directory fsyncs (group commit); see DirectorySync. */
-  readonly #queueSync: DirectorySync;
-  readonly #badmailSync: DirectorySync;
 
   private constructor(layout: MailrootLayout, lock: MailrootLock | undefined) {
     this.layout = layout;
     this.#lock = lock;
-    this.#queueSync = new DirectorySync(layout.queue);
-    this.#badmailSync = new DirectorySync(layout.badmail);
   }
 
   /**
@@ -148,7 +143,7 @@ export class Spool {
       throw new SpoolWriteError(`cannot write message to the spool: ${(err as Error).message}`, err);
     }
     try {
-      await this.#queueSync.sync();
+      await fsyncDir(this.layout.queue);
     } catch (err) {
       // The file is complete but its directory entry may not survive a power loss. Withdraw it and answer 4xx:
       // the client still holds the message and sends it again, so it is neither lost nor duplicated.
@@ -216,14 +211,15 @@ export class Spool {
   }
 
   async removeState(stateFileName: string): Promise<void> {
-    await unlinkIfExists(path.join(this.layout.queue, stateFileName));
+    await fsp.unlink(path.join(this.layout.queue, stateFileName)).catch(ignoreMissing);
   }
 
   /** The upstream accepted every recipient: the message leaves Queue. */
   async removeDelivered(message: QueuedMessage): Promise<void> {
-    await unlinkIfExists(message.path);
-    await unlinkIfExists(this.#statePath(message.name));
-    await this.#queueSync.sync();
+    // unlink, not rm({ force }): rm costs two lstat calls on the thread pool before its unlink.
+    await fsp.unlink(message.path).catch(ignoreMissing);
+    await fsp.unlink(this.#statePath(message.name)).catch(ignoreMissing);
+    await fsyncDir(this.layout.queue);
   }
 
   /** Atomically replaces the queued file with one that lists only `recipients`; the message bytes are kept. */
@@ -232,7 +228,7 @@ export class Spool {
     const temp = this.#tempPath(`${message.id}-${process.hrtime.bigint()}`, 'rewrite');
     await this.#copyWithHead(message, envelope, temp);
     await renameWithRetry(temp, message.path);
-    await this.#queueSync.sync();
+    await fsyncDir(this.layout.queue);
     const head = formatEnvelopeHead(envelope);
     return { ...message, envelope, bodyOffset: head.length, size: message.size - message.bodyOffset + head.length };
   }
@@ -285,10 +281,10 @@ export class Spool {
       await renameWithRetry(temp, badFile);
     } else {
       await renameWithRetry(this.queuePath(name), badFile);
-      await unlinkIfExists(this.#statePath(name));
-      await this.#queueSync.sync();
+      await fsp.rm(this.#statePath(name), { force: true });
+      await fsyncDir(this.layout.queue);
     }
-    await this.#badmailSync.sync();
+    await fsyncDir(this.layout.badmail);
     return stem;
   }
 }
@@ -300,6 +296,11 @@ export class Spool {
  */
 function writeStreamOn(handle: fsp.FileHandle): fs.WriteStream {
   return fs.createWriteStream('', { fd: handle.fd, autoClose: false });
+}
+
+/** For unlink: a file already gone is as good as removed. */
+function ignoreMissing(err: unknown): void {
+  if (errorCode(err) !== 'ENOENT') throw err;
 }
 
 class ByteCounter extends Transform {
