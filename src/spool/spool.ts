@@ -211,14 +211,13 @@ export class Spool {
   }
 
   async removeState(stateFileName: string): Promise<void> {
-    await fsp.unlink(path.join(this.layout.queue, stateFileName)).catch(ignoreMissing);
+    await fsp.rm(path.join(this.layout.queue, stateFileName), { force: true });
   }
 
   /** The upstream accepted every recipient: the message leaves Queue. */
   async removeDelivered(message: QueuedMessage): Promise<void> {
-    // unlink, not rm({ force }): rm costs two lstat calls on the thread pool before its unlink.
-    await fsp.unlink(message.path).catch(ignoreMissing);
-    await fsp.unlink(this.#statePath(message.name)).catch(ignoreMissing);
+    await fsp.rm(message.path, { force: true });
+    await fsp.rm(this.#statePath(message.name), { force: true });
     await fsyncDir(this.layout.queue);
   }
 
@@ -296,11 +295,6 @@ export class Spool {
  */
 function writeStreamOn(handle: fsp.FileHandle): fs.WriteStream {
   return fs.createWriteStream('', { fd: handle.fd, autoClose: false });
-}
-
-/** For unlink: a file already gone is as good as removed. */
-function ignoreMissing(err: unknown): void {
-  if (errorCode(err) !== 'ENOENT') throw err;
 }
 
 class ByteCounter extends Transform {
