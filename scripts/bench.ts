@@ -45,7 +45,7 @@ const DEFAULTS = {
   warmup: 20,
   backlog: 20_000,
   startupFiles: 100_000,
-  startupDrainSeconds: 30,
+  startupDrainSeconds: 20,
   pickupFiles: 10_000,
   diskCycles: 6000,
   diskSeconds: 5,

@@ -14,7 +14,8 @@ const DRAIN_RATE_TARGET = 1300;
 const SETTLE_MS = 1000;
 /** If nothing at all is delivered this long after the upstream's return, the drain is reported as not started. */
 const FIRST_WAIT_MS = { normal: 15_000, smoke: 5_000 };
-/** The whole drain is given this long at least (and longer for a bigger backlog, at 200 msg/s). */
+/** The drain is watched this long at least (longer for a bigger backlog: 1.5 ms a message); the rate is taken
+ * over what arrived by then, so a slow drain does not stretch the run. */
 const DRAIN_WAIT_MS = 30_000;
 
 async function countStates(queue: string): Promise<number> {
@@ -49,7 +50,7 @@ export async function runBacklog(ctx: BenchContext): Promise<ScenarioResult> {
       const returnedAt = nowMs();
       await sink.listen(upstreamPort);
       let stats = await sink.waitFor(1, firstWaitMs, 10);
-      if (stats.count > 0) stats = await sink.waitFor(load.accepted, Math.max(DRAIN_WAIT_MS, backlog * 5), 50);
+      if (stats.count > 0) stats = await sink.waitFor(load.accepted, Math.max(DRAIN_WAIT_MS, backlog * 1.5), 50);
       relay.sample();
       await relay.stop();
       const peak = relay.peakRssKb;
@@ -64,7 +65,7 @@ export async function runBacklog(ctx: BenchContext): Promise<ScenarioResult> {
           ? `nothing delivered within ${firstWaitMs / 1000} s of the upstream's return; see the relay log with --keep`
           : complete
             ? undefined
-            : `the sink got ${stats.count} of ${load.accepted} within the time allowed`;
+            : `the sink got ${stats.count} of ${load.accepted} in the ${round((Math.max(DRAIN_WAIT_MS, backlog * 1.5)) / 1000, 0)} s watched; the rate is over those`;
       return {
         id: 4,
         title: 'Backlog drain after the upstream returns',
@@ -78,7 +79,7 @@ export async function runBacklog(ctx: BenchContext): Promise<ScenarioResult> {
           'accept msg/s while down': round(acceptRate),
           '.rtr files at return': statesAtReturn,
           'first delivery after return s': round(startS, 3),
-          'last delivery after return s': round(totalS, 2),
+          'last delivery after return s': complete ? round(totalS, 2) : null,
           'drain msg/s': round(drainRate),
           delivered: stats.count,
           'peak RSS MB': mb(peak),
