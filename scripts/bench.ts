@@ -194,6 +194,7 @@ async function main(): Promise<number> {
   }
   fs.mkdirSync(options.dir, { recursive: true });
   const runDir = fs.mkdtempSync(path.join(options.dir, 'mailroot-bench-'));
+  if (!options.keep) removeOnSignal = runDir;
   const machine = machineInfo(runDir);
   const started = nowMs();
   const ctx: BenchContext = {
@@ -241,16 +242,25 @@ async function main(): Promise<number> {
   return results.some((r) => r.status === 'error') ? 1 : 0;
 }
 
+/** The run's temporary folder, removed also when the bench is stopped by a signal or its time limit. */
+let removeOnSignal: string | undefined;
+
+async function stopEarly(code: number): Promise<never> {
+  await cleanupAll();
+  if (removeOnSignal) fs.rmSync(removeOnSignal, { recursive: true, force: true });
+  process.exit(code);
+}
+
 // Every run is bounded: a stuck scenario ends the bench instead of holding the machine.
 const scaleArg = process.argv.indexOf('--scale');
 const WATCHDOG_MS = 20 * 60_000 * Math.max(1, Number(scaleArg > 0 ? process.argv[scaleArg + 1] : 1) || 1);
 const watchdog = setTimeout(() => {
   process.stderr.write('bench: time limit reached, stopping\n');
-  void cleanupAll().finally(() => process.exit(3));
+  void stopEarly(3);
 }, WATCHDOG_MS);
 watchdog.unref();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => void cleanupAll().finally(() => process.exit(130)));
+  process.on(signal, () => void stopEarly(130));
 }
 
 main().then(

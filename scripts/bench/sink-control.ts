@@ -22,6 +22,7 @@ export class Sink {
     this.#child = child;
     this.#untrack = onCleanup(() => this.kill());
     child.on('message', (reply: SinkReply) => this.#pending.shift()?.(reply));
+    child.on('error', () => undefined); // a send after the sink is gone: #ask reports it
   }
 
   /** Forks the sink process (not yet listening). */
@@ -31,6 +32,7 @@ export class Sink {
   }
 
   #ask(request: SinkRequest, timeoutMs = 10_000): Promise<SinkReply> {
+    if (!this.#child.connected) return Promise.reject(new Error('the sink process is gone'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`sink did not answer ${request.type}`)), timeoutMs);
       this.#pending.push((reply) => {
