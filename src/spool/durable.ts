@@ -5,11 +5,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const isWindows = process.platform === 'win32';
 
 /**
- * Flushes a directory entry (a rename or unlink) to disk. POSIX only: Windows refuses to open a directory
- * for flushing (EPERM) and NTFS journals the rename itself.
+ * Flushes a directory entry (a rename or an unlink made before the call) to disk. POSIX only: Windows refuses
+ * to open a directory for flushing (EPERM) and NTFS journals the rename itself. Concurrent calls for one
+ * directory share fsyncs (group commit, see DirectorySync), so each still resolves only once its own change
+ * is durable.
  */
-export async function fsyncDir(dir: string): Promise<void> {
-  if (isWindows) return;
+export function fsyncDir(dir: string): Promise<void> {
+  if (isWindows) return Promise.resolve();
+  let sync = directorySyncs.get(dir);
+  if (!sync) {
+    sync = new DirectorySync(dir);
+    directorySyncs.set(dir, sync);
+  }
+  return sync.sync();
+}
+
+/** One per directory path (the mailroot's few folders). */
+const directorySyncs = new Map<string, DirectorySync>();
+
+async function fsyncDirNow(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');
   try {
     await handle.sync();
@@ -17,6 +31,46 @@ export async function fsyncDir(dir: string): Promise<void> {
     await handle.close();
   }
 }
+
+/**
+ * Group commit for one directory's fsync. Each caller has already made its change (a rename or an unlink) and
+ * needs an fsync of the directory that *started* after that change. Concurrent callers share one: if none is
+ * running, one starts now; if one is running (it may have started before the caller's change), the caller
+ * waits for the next one, which starts when the running one ends and serves everyone who asked meanwhile.
+ * So N concurrent accepts cost about 2 directory fsyncs instead of N, and none resolves before its own entry
+ * is durable. A failure is reported to every caller that shared the failed fsync.
+ */
+export class DirectorySync {
+  readonly dir: string;
+  readonly #flush: (dir: string) => Promise<void>;
+  #running: Promise<void> | undefined;
+  #next: Promise<void> | undefined;
+
+  /** `flush` is the real directory fsync; tests pass a stand-in to watch the order of calls. */
+  constructor(dir: string, flush: (dir: string) => Promise<void> = fsyncDirNow) {
+    this.dir = dir;
+    this.#flush = flush;
+  }
+
+  sync(): Promise<void> {
+    if (!this.#running) return this.#start();
+    this.#next ??= this.#running.then(noop, noop).then(() => {
+      this.#next = undefined;
+      return this.#start();
+    });
+    return this.#next;
+  }
+
+  #start(): Promise<void> {
+    const run = this.#flush(this.dir).finally(() => {
+      if (this.#running === run) this.#running = undefined;
+    });
+    this.#running = run;
+    return run;
+  }
+}
+
+function noop(): void {}
 
 // Another program holding the file open (a writer, an antivirus scanner, the search indexer) makes a rename
 // fail on Windows with EBUSY, EPERM or EACCES. Those pass; anything else is a real error.

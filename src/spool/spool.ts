@@ -295,9 +295,14 @@ export class Spool {
     };
   }
 
-  /** The message bytes after the envelope lines, streamed from disk. */
+  /**
+   * The message bytes after the envelope lines, streamed from disk. Reads are sized to the message (64 KB at
+   * most): each read allocates a buffer of the full high-water mark, so a fixed 64 KB cost 128 KB of garbage for a
+   * 4 KB message, and the collector's threads spent more CPU on that than the delivery itself.
+   */
   openBody(message: QueuedMessage): fs.ReadStream {
-    return fs.createReadStream(message.path, { start: message.bodyOffset, highWaterMark: 64 * 1024 });
+    const highWaterMark = Math.min(64 * 1024, Math.max(1024, message.size - message.bodyOffset + 1));
+    return fs.createReadStream(message.path, { start: message.bodyOffset, highWaterMark });
   }
 
   /** Up to `limit` bytes of the message after the envelope lines; `complete` when that is all of it. */
