@@ -7,6 +7,7 @@
 // with thousands of queued files that made delivery quadratic (2 000 queued files: 47 msg/s, a core busy in
 // lstat). fs.watch hands over the file name for O(1) per event; the rescan covers what it misses.
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { prepareLayout } from '../spool/layout.js';
 import { isQueueMessageName, type Spool } from '../spool/spool.js';
@@ -42,8 +43,14 @@ export class QueueWatcher {
   #watch(): void {
     if (this.#watcher || this.#stopped) return;
     try {
-      this.#watcher = fs.watch(this.#options.spool.layout.queue, { persistent: false }, (_event, file) => {
-        if (file && isQueueMessageName(file.toString())) this.#options.scheduler.notify(file.toString());
+      const queueDir = this.#options.spool.layout.queue;
+      this.#watcher = fs.watch(queueDir, { persistent: false }, (_event, file) => {
+        const name = file?.toString();
+        if (!name || !isQueueMessageName(name) || this.#options.scheduler.isKnown(name)) return;
+        // 'rename' also reports removals (every delivered message): only a file that exists is news.
+        fs.access(path.join(queueDir, name), (err) => {
+          if (!err) this.#options.scheduler.notify(name);
+        });
       });
     } catch (err) {
       this.#options.log.warn('cannot watch Queue; relying on rescans', { error: (err as Error).message });

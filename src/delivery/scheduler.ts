@@ -12,6 +12,9 @@ import type { AttemptOutcome, DeliveryAgent } from './agent.js';
 
 type ItemStatus = 'ready' | 'waiting' | 'in-flight';
 
+/** State files written at once when a failed probe is recorded on every held message. */
+const HELD_DEFERRAL_CONCURRENCY = 8;
+
 interface Item {
   status: ItemStatus;
   dueAt: number;
@@ -220,26 +223,26 @@ export class Scheduler {
     // Only those waiting now: messages that come due meanwhile wait for the next probe, or this never ends.
     const held: string[] = [];
     for (let name = this.#shiftReady(); name !== undefined; name = this.#shiftReady()) held.push(name);
-    try {
-      for (const name of held) {
+    let next = 0;
+    const worker = async () => {
+      while (next < held.length && this.#hostDown && !this.#stopped) {
+        const name = held[next++]!;
         const item = this.#items.get(name);
-        if (!item || item.status !== 'ready' || this.#stopped) continue;
+        if (!item || item.status !== 'ready') continue;
         item.status = 'in-flight';
         try {
-          const outcome = await this.#options.agent.deferUnattempted(name, reply);
-          this.#settleHeld(name, outcome);
+          this.#settleHeld(name, await this.#options.agent.deferUnattempted(name, reply));
         } catch (err) {
           this.#options.log.error('cannot record deferral', { name, error: (err as Error).message });
           this.#wait(name, Date.now() + this.#options.probeInterval, false);
         }
-        if (!this.#hostDown) {
-          // Came back meanwhile: the rest go out normally.
-          for (const rest of held.slice(held.indexOf(name) + 1)) {
-            const restItem = this.#items.get(rest);
-            if (restItem?.status === 'ready') this.#pushReady(rest);
-          }
-          break;
-        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: HELD_DEFERRAL_CONCURRENCY }, worker));
+      // Came back (or stopping) meanwhile: the ones not yet deferred go out normally.
+      for (const rest of held.slice(next)) {
+        if (this.#items.get(rest)?.status === 'ready') this.#pushReady(rest);
       }
     } finally {
       this.#deferringHeld = false;

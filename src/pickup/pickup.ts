@@ -24,7 +24,7 @@ export interface PickupOptions {
   watch?: boolean;
 }
 
-const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_CONCURRENCY = 16;
 /** A file still open by its writer is looked at again after this long at least. */
 const MIN_LOCKED_RETRY = 1000;
 

@@ -309,7 +309,9 @@ export class Spool {
   async readMessageStart(message: QueuedMessage, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
     const handle = await fsp.open(message.path, 'r');
     try {
-      const buffer = Buffer.alloc(limit + 1);
+      // Sized to the message (plus one byte to tell "complete" from "cut"): most are a few KB, and a fresh
+      // zero-filled 256 KB per delivery was the relay's largest source of garbage.
+      const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(limit + 1, message.size - message.bodyOffset + 1)));
       let length = 0;
       for (;;) {
         const { bytesRead } = await handle.read(buffer, length, buffer.length - length, message.bodyOffset + length);
@@ -348,8 +350,8 @@ export class Spool {
   async removeDelivered(message: QueuedMessage): Promise<void> {
     const current = await fsp.stat(message.path).catch(() => undefined);
     if (current && current.ino !== message.ino) return;
-    await fsp.rm(message.path, { force: true });
-    await fsp.rm(this.#statePath(message.name), { force: true });
+    await unlinkIfPresent(message.path);
+    await unlinkIfPresent(this.#statePath(message.name));
     await fsyncDir(this.layout.queue);
   }
 
@@ -470,6 +472,14 @@ export class Spool {
     } catch {
       await renameWithRetry(claim.path, path.join(this.layout.sortTemp, claim.id + PICKUP_DONE_SUFFIX));
     }
+  }
+}
+
+async function unlinkIfPresent(file: string): Promise<void> {
+  try {
+    await fsp.unlink(file);
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
   }
 }
 
