@@ -1,8 +1,10 @@
-// Full-size fault runs: `npm run build && node dist/scripts/fault.js [--messages 5000] [--pickup 1000] [--kills 50] [--seed 1]`.
+// Full-size fault runs: `npm run build && node dist/scripts/fault.js [--messages 5000] [--pickup 1000] [--kills 50] [--seed 1]`,
+// or `... --flapping 2000` for the flapping smart host.
 // kill -9 of the relay at random moments under concurrent SMTP and Pickup load; prints what was lost (must be nothing),
 // duplicated and left over. Loopback only; bounded in count and time.
 import { parseArgs } from 'node:util';
 import { runCrashHarness } from '../test/helpers/crash-harness.js';
+import { runFlapping } from '../test/helpers/flapping-harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -13,8 +15,18 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     'min-gap': { type: 'string', default: '200' },
     'max-gap': { type: 'string', default: '2000' },
+    flapping: { type: 'string' },
   },
 });
+
+// --flapping N: the smart host goes down and up every 100-400 ms while N messages flow; each must arrive once.
+if (values.flapping !== undefined) {
+  const started = Date.now();
+  const report = await runFlapping(Number(values.flapping), Number(values.seed), 600_000);
+  const ok = report.missing === 0 && report.duplicates === 0 && report.queueLeft === 0;
+  process.stdout.write(JSON.stringify({ ...report, seconds: (Date.now() - started) / 1000, ok }, null, 2) + '\n');
+  process.exit(ok ? 0 : 1);
+}
 
 const started = Date.now();
 const report = await runCrashHarness({

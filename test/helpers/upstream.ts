@@ -119,9 +119,13 @@ export class Upstream {
   }
 
   async flapUp(): Promise<void> {
+    const server = this.#server!.server;
     await new Promise<void>((resolve, reject) => {
-      this.#server!.server.once('error', reject);
-      this.#server!.server.listen(this.#port, '127.0.0.1', () => resolve());
+      server.once('error', reject);
+      server.listen(this.#port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     this.#down = false;
   }

@@ -1,0 +1,57 @@
+// A smart host that goes down and up every few hundred ms while messages flow; counts what arrived how often.
+// Used small by the fault tests in `npm test` and at full size by scripts/fault.ts --flapping.
+import nodemailer from 'nodemailer';
+import { prng, testIdOf } from './crash-harness.js';
+import { eventually, filesIn, relayPort, startRelay } from './relay.js';
+import { Upstream } from './upstream.js';
+
+export interface FlappingReport {
+  sent: number;
+  delivered: number;
+  duplicates: number;
+  missing: number;
+  queueLeft: number;
+}
+
+export async function runFlapping(count: number, seed: number, drainTimeout: number): Promise<FlappingReport> {
+  const upstream = await new Upstream().start();
+  const relay = await startRelay({ smartHost: upstream.address, settings: { retry: ['1s'] } });
+  const random = prng(seed);
+  let flapping = true;
+  const flapper = (async () => {
+    while (flapping) {
+      await new Promise((resolve) => setTimeout(resolve, 100 + random() * 300));
+      await upstream.flapDown();
+      await new Promise((resolve) => setTimeout(resolve, 100 + random() * 300));
+      await upstream.flapUp();
+    }
+  })();
+  try {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: relayPort(relay), ignoreTLS: true, pool: true, maxConnections: 5 });
+    await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        transport.sendMail({ envelope: { from: 'a@example.com', to: ['b@example.net'] }, raw: `Subject: ${i}\r\nX-Test-Id: f${i}\r\n\r\nbody\r\n` }),
+      ),
+    );
+    transport.close();
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // a few more flaps with mail still queued
+    flapping = false;
+    await flapper;
+    await upstream.waitFor(count, drainTimeout).catch(() => undefined);
+    await eventually(async () => (await filesIn(relay.spool.layout.queue)).length === 0, 30_000, 'Queue to empty').catch(() => undefined);
+    const ids = upstream.received.map((m) => testIdOf(m.data));
+    const unique = new Set(ids);
+    return {
+      sent: count,
+      delivered: unique.size,
+      duplicates: ids.length - unique.size,
+      missing: count - unique.size,
+      queueLeft: (await filesIn(relay.spool.layout.queue)).length,
+    };
+  } finally {
+    flapping = false;
+    await flapper;
+    await relay.stop();
+    await upstream.stop();
+  }
+}
