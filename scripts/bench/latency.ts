@@ -1,36 +1,17 @@
 // Scenario 3: accept latency of sequential messages on one session with the upstream up, down (nothing
 // listening) and hanging (accepts TCP, never answers). Promise 1: the three must be the same.
-import net from 'node:net';
 import path from 'node:path';
 import { openSession } from './client.js';
 import { RSS_LIMIT_MB, removeDir, rssTarget, spawnRelay, scenarioDir } from './common.js';
 import { Sink } from './sink-control.js';
 import { target, type BenchContext, type Figure, type ScenarioResult } from './types.js';
 import { freePort, makeMessage, mb, nowMs, percentile, round } from './util.js';
+import { startSilentServer } from '../../test/helpers/upstream.js';
 
 type Mode = 'up' | 'down' | 'hanging';
 const P99_LIMIT_MS = 5;
 const SPREAD_LIMIT = 1.2;
 
-/** A TCP server that accepts connections and never says a word. */
-async function silentServer(): Promise<{ port: number; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 interface ModeResult {
   mode: Mode;
@@ -52,7 +33,7 @@ async function measure(ctx: BenchContext, dir: string, mode: Mode): Promise<Mode
     smartHost = `127.0.0.1:${await freePort()}`;
     close = async () => undefined;
   } else {
-    const silent = await silentServer();
+    const silent = await startSilentServer();
     smartHost = `127.0.0.1:${silent.port}`;
     close = silent.close;
   }

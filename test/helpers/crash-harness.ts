@@ -8,6 +8,9 @@ import { readEnvelopeHead } from '../../src/spool/eml-format.js';
 import { RelayProcess } from './relay-process.js';
 import { tempMailroot } from './relay.js';
 import { unusedPort, Upstream } from './upstream.js';
+import { prng } from './prng.js';
+
+export { prng };
 
 export interface CrashHarnessOptions {
   messages: number;
@@ -35,18 +38,6 @@ export interface CrashHarnessReport {
   invalidQueueFiles: string[];
   /** Files still in Queue or Pickup after the drain. */
   queueLeft: number;
-}
-
-/** Small deterministic PRNG (mulberry32), so a failing run can be repeated with its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function testIdOf(data: Buffer): string | undefined {

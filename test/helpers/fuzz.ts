@@ -2,20 +2,9 @@
 // driver that plays one session against the relay within a time budget.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RawSmtp } from './raw-smtp.js';
+import { prng } from './prng.js';
 
 export const SESSION_BUDGET_MS = 1500;
-
-/** mulberry32: small, fast, deterministic. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class Dice {
   readonly #next: () => number;

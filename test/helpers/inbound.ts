@@ -5,10 +5,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import { loadConfig } from '../../src/config/load.js';
 import type { ConfigKey } from '../../src/config/schema.js';
 import { Relay } from '../../src/relay.js';
-import { filesIn, tempMailroot } from './relay.js';
+import { filesIn, tempMailroot, testRelayConfig } from './relay.js';
 
 export interface LogLine {
   level: string;
@@ -25,20 +24,7 @@ export interface LoggedRelay {
 /** startRelay's settings (loopback listener on a free port, short retries), plus a log kept in memory. */
 export async function startLoggedRelay(smartHost: string, settings: Partial<Record<ConfigKey, unknown>> = {}): Promise<LoggedRelay> {
   const mailroot = await tempMailroot();
-  const config = loadConfig({
-    env: {},
-    cwd: mailroot,
-    flags: {
-      mailroot,
-      listen: ['127.0.0.1:0'],
-      hostname: 'relay.test',
-      smartHost,
-      retry: ['1s'],
-      smartHostTimeout: '3s',
-      rescanInterval: '1s',
-      ...settings,
-    },
-  });
+  const config = testRelayConfig(mailroot, smartHost, settings);
   const logs: LogLine[] = [];
   const sink = new Writable({
     objectMode: true,

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
-import type { ConfigKey } from '../../src/config/schema.js';
+import type { Config, ConfigKey } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Relay } from '../../src/relay.js';
 
@@ -17,22 +17,27 @@ export interface TestRelayOptions {
   settings?: Partial<Record<ConfigKey, unknown>>;
 }
 
-export async function startRelay(options: TestRelayOptions): Promise<Relay> {
-  const mailroot = options.mailroot ?? (await tempMailroot());
-  const config = loadConfig({
+/** The tests' relay config: a loopback listener on a free port, short retries and timeouts, then `settings`. */
+export function testRelayConfig(mailroot: string, smartHost: string, settings: Partial<Record<ConfigKey, unknown>> = {}): Readonly<Config> {
+  return loadConfig({
     env: {},
     cwd: mailroot,
     flags: {
       mailroot,
       listen: ['127.0.0.1:0'],
       hostname: 'relay.test',
-      smartHost: options.smartHost,
+      smartHost,
       retry: ['1s'],
       smartHostTimeout: '3s',
       rescanInterval: '1s',
-      ...options.settings,
+      ...settings,
     },
   });
+}
+
+export async function startRelay(options: TestRelayOptions): Promise<Relay> {
+  const mailroot = options.mailroot ?? (await tempMailroot());
+  const config = testRelayConfig(mailroot, options.smartHost, options.settings);
   const log = createLogger({ level: process.env.TEST_LOG === '1' ? 'debug' : 'error', console: process.env.TEST_LOG === '1' });
   return Relay.start(config, log);
 }
