@@ -56,15 +56,18 @@ export class DeliveryAgent {
     this.#now = options.now ?? (() => new Date());
   }
 
-  /** `force` ignores the retry state's next attempt time (a probe, or the backlog after the host came back). */
-  async attempt(name: string, force: boolean): Promise<AttemptOutcome> {
+  /**
+   * `force` ignores the retry state's next attempt time (a probe, or the backlog after the host came back);
+   * `fresh` says the spool has just queued it, so there is no retry state to read.
+   */
+  async attempt(name: string, force: boolean, fresh = false): Promise<AttemptOutcome> {
     const read = await this.#spool.readQueued(name);
     if (!read.ok) {
       if ('missing' in read) return { kind: 'gone' };
       return this.#quarantineUnreadable(name, read.reason);
     }
     const message = read.message;
-    const state = await this.#spool.readRetryState(name);
+    const state = fresh ? undefined : await this.#spool.readRetryState(name);
     const now = this.#now();
     if (!force && state?.nextAttempt && state.nextAttempt > now) return { kind: 'not-due', at: state.nextAttempt };
 
@@ -106,7 +109,7 @@ export class DeliveryAgent {
     const { accepted, deferred, failed } = result;
     if (accepted.length > 0) failpoint('deliver-after-upstream-250');
     if (failed.length === 0 && deferred.length === 0) {
-      await this.#spool.removeDelivered(message);
+      await this.#spool.removeDelivered(message, { hasState: state !== undefined });
       this.#events.attempt({ id: message.id, result: 'delivered', reply: result.reply, recipients: accepted });
       return { kind: 'delivered' };
     }
@@ -121,7 +124,7 @@ export class DeliveryAgent {
       this.#events.badmail({ id: message.id, reason: 'recipients refused', recipients: failed.map((f) => f.recipient) });
     }
     if (deferred.length === 0) {
-      await this.#spool.removeDelivered(message);
+      await this.#spool.removeDelivered(message, { hasState: state !== undefined });
       this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
       return { kind: 'delivered' };
     }
@@ -172,7 +175,10 @@ export class DeliveryAgent {
   }
 
   async #countHops(message: QueuedMessage): Promise<number> {
-    const { bytes } = await this.#spool.readMessageStart(message, HEADER_READ_LIMIT);
+    // The bytes read with the envelope usually hold the whole header block; read more only when they do not.
+    const peek = message.peek;
+    const { bytes } =
+      peek && (peek.complete || peek.bytes.includes('\r\n\r\n')) ? peek : await this.#spool.readMessageStart(message, HEADER_READ_LIMIT);
     return headerBlock(bytes).toString('latin1').match(/^Received:/gim)?.length ?? 0;
   }
 

@@ -33,7 +33,7 @@ export class QueueWatcher {
 
   /** Returns at once: the first listing runs in the background so a huge Queue never delays the listener. */
   start(): void {
-    this.#options.spool.onQueued((name) => this.#options.scheduler.notify(name));
+    this.#options.spool.onQueued((name) => this.#options.scheduler.notify(name, true));
     this.#watch();
     void this.rescan();
     this.#rescanTimer = setInterval(() => void this.rescan(), this.#options.rescanInterval);

@@ -20,6 +20,8 @@ interface Item {
   dueAt: number;
   /** Skip the .rtr next-attempt check: it is a probe, or its wait was cut short because the host came back. */
   force: boolean;
+  /** Queued a moment ago by this relay: it has no .rtr yet, so the first attempt need not look for one. */
+  fresh: boolean;
 }
 
 interface TimerEntry {
@@ -69,10 +71,10 @@ export class Scheduler {
     return this.#hostDown;
   }
 
-  /** A queue file exists (watch event, rescan, or start-up). Unknown names become due now. */
-  notify(name: string): void {
+  /** A queue file exists (watch event, rescan, or start-up; `fresh` when the spool just wrote it). Unknown names become due now. */
+  notify(name: string, fresh = false): void {
     if (this.#stopped || this.#items.has(name)) return;
-    this.#items.set(name, { status: 'ready', dueAt: 0, force: false });
+    this.#items.set(name, { status: 'ready', dueAt: 0, force: false, fresh });
     this.#pushReady(name);
     this.#pump();
   }
@@ -134,8 +136,10 @@ export class Scheduler {
   #start(name: string, item: Item, force: boolean): void {
     item.status = 'in-flight';
     const probe = this.#hostDown;
+    const fresh = item.fresh;
+    item.fresh = false;
     const run = this.#options.agent
-      .attempt(name, force)
+      .attempt(name, force, fresh)
       .then((outcome) => this.#settle(name, outcome, probe))
       .catch((err: unknown) => {
         // An unexpected local error (disk, permissions): keep the file, try again later, keep serving others.

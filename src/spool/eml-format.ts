@@ -127,18 +127,29 @@ const READ_CHUNK = 64 * 1024;
 const MAX_HEAD_BYTES = 4 * 1024 * 1024;
 
 /** Reads only as much of the file as the envelope lines need. */
-export async function readEnvelopeHead(file: string): Promise<HeadResult & { size?: number; ino?: number }> {
+export interface HeadRead {
+  size?: number;
+  ino?: number;
+  /** The message bytes read past the envelope lines (often the whole message), and whether that is all of it. */
+  peek?: Buffer;
+  peekComplete?: boolean;
+}
+
+export async function readEnvelopeHead(file: string): Promise<HeadResult & HeadRead> {
   const handle = await fs.open(file, 'r');
   try {
     const { size, ino } = await handle.stat();
     let buffer = Buffer.alloc(0);
     for (;;) {
-      const chunk = Buffer.alloc(Math.min(READ_CHUNK, Math.max(0, size - buffer.length)));
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(0, size - buffer.length)));
       const { bytesRead } = chunk.length > 0 ? await handle.read(chunk, 0, chunk.length, buffer.length) : { bytesRead: 0 };
-      buffer = Buffer.concat([buffer, chunk.subarray(0, bytesRead)]);
+      buffer = buffer.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buffer, chunk.subarray(0, bytesRead)]);
       const complete = bytesRead === 0 || buffer.length >= size;
       const result = parseEnvelopeHead(buffer, complete);
-      if (result !== 'need-more') return { ...result, size, ino };
+      if (result !== 'need-more') {
+        const peek = result.ok ? buffer.subarray(result.head.bodyOffset) : undefined;
+        return { ...result, size, ino, peek, peekComplete: complete };
+      }
       if (buffer.length > MAX_HEAD_BYTES) return { ok: false, reason: 'the envelope lines are longer than 4 MB', size, ino };
     }
   } finally {

@@ -66,6 +66,8 @@ export interface QueuedMessage {
   size: number;
   /** File identity when read: a different file moved in under the same name is not this message. */
   ino: number;
+  /** The start of the message as read with the envelope lines, and whether it is the whole message. */
+  peek?: { bytes: Buffer; complete: boolean } | undefined;
 }
 
 export type ReadQueuedResult =
@@ -291,7 +293,16 @@ export class Spool {
     if (typeof envelope === 'string') return { ok: false, reason: envelope };
     return {
       ok: true,
-      message: { name, id: idOf(name), path: file, envelope, bodyOffset: result.head.bodyOffset, size: result.size ?? 0, ino: result.ino ?? 0 },
+      message: {
+        name,
+        id: idOf(name),
+        path: file,
+        envelope,
+        bodyOffset: result.head.bodyOffset,
+        size: result.size ?? 0,
+        ino: result.ino ?? 0,
+        peek: result.peek ? { bytes: result.peek, complete: result.peekComplete ?? false } : undefined,
+      },
     };
   }
 
@@ -347,11 +358,11 @@ export class Spool {
    * The upstream accepted every recipient: the message leaves Queue. If an operator has meanwhile moved another
    * file in under the same name, that file is left for its own delivery.
    */
-  async removeDelivered(message: QueuedMessage): Promise<void> {
+  async removeDelivered(message: QueuedMessage, options: { hasState: boolean } = { hasState: true }): Promise<void> {
     const current = await fsp.stat(message.path).catch(() => undefined);
     if (current && current.ino !== message.ino) return;
     await unlinkIfPresent(message.path);
-    await unlinkIfPresent(this.#statePath(message.name));
+    if (options.hasState) await unlinkIfPresent(this.#statePath(message.name));
     await fsyncDir(this.layout.queue);
   }
 
