@@ -5,7 +5,7 @@ import type { MailEvents } from '../log/mail-events.js';
 import type { RetryState } from '../spool/retry-state.js';
 import type { QueuedMessage, Spool } from '../spool/spool.js';
 import type { DeliveryResult, RecipientReply, Transport } from '../transport/transport.js';
-import { badmailReport } from './badmail-report.js';
+import { badmailReport } from '../spool/badmail-report.js';
 import type { Bouncer, NotifyResult } from './bouncer.js';
 import { headerBlock, type FailureCause } from './dsn.js';
 import { decideRetry, type RetryPolicy } from './retry-policy.js';

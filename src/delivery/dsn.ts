@@ -1,7 +1,7 @@
 // Builds delivery status notifications (RFC 3464 multipart/report) shaped and worded like the ones IIS SMTPSVC
 // sent, so people and scripts used to those recognise them. Pure: text in, bytes out.
 import crypto from 'node:crypto';
-import { rfc5322Date } from '../smtp/received-header.js';
+import { rfc5322Date } from '../mail/rfc5322-date.js';
 
 export type DsnKind = 'failure' | 'delay';
 

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { once } from 'node:events';
 import { pipeline, type Readable, type Transform } from 'node:stream';
-import { rfc5322Date } from '../smtp/received-header.js';
+import { rfc5322Date } from '../mail/rfc5322-date.js';
 import { CrlfNormalizer } from '../spool/crlf.js';
 import { errorCode } from '../spool/durable.js';
 import { isMailrootFile, parseEnvelopeHead, type Envelope, type ParsedHead } from '../spool/eml-format.js';

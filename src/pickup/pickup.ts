@@ -4,7 +4,7 @@
 // stays for a later try. Feeds the spool exactly like smtp/ does; delivery picks the message up from Queue.
 import type { Logger } from '../log/logger.js';
 import type { MailEvents } from '../log/mail-events.js';
-import { badmailReport } from '../delivery/badmail-report.js';
+import { badmailReport } from '../spool/badmail-report.js';
 import { errorCode, isTransientRenameError } from '../spool/durable.js';
 import type { PickupClaim, Spool } from '../spool/spool.js';
 import { ingest, type IngestOutcome } from './ingest.js';

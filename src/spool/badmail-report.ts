@@ -1,11 +1,16 @@
 // The .bdr text written beside a message in Badmail: what an administrator needs to see at a glance.
-import type { RecipientReply } from '../transport/transport.js';
-import type { RetryState } from '../spool/retry-state.js';
+import type { RetryState } from './retry-state.js';
+
+/** A recipient that failed, with the reply that made it fail. */
+export interface FailedRecipient {
+  recipient: string;
+  reply: string;
+}
 
 export interface BadmailReportInput {
   reason: string;
   sender?: string | undefined;
-  recipients: RecipientReply[];
+  recipients: FailedRecipient[];
   state?: RetryState | undefined;
   smartHost?: string;
   /** What happened about telling the sender, e.g. "sent to <a@b> as <id>" or why not. */
