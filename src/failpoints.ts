@@ -7,7 +7,7 @@ export const FAILPOINTS = [
   'accept-after-fsync', // fsynced, not yet renamed into Queue
   'accept-after-rename', // in Queue, the client has not had its 250
   'deliver-after-upstream-250', // the smart host accepted it, the file is still in Queue
-  'badmail-after-report', // the .bdr is written, the message is still in Queue
+  'badmail-after-report', // the .bdr is written, the message (or Pickup claim) has not moved yet
 ] as const;
 export type Failpoint = (typeof FAILPOINTS)[number];
 

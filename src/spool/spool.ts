@@ -161,6 +161,11 @@ export class Spool {
     return path.join(this.layout.sortTemp, `${id}.${purpose}.tmp`);
   }
 
+  /** A temp name for a file about an existing message; unique, as several may be written for one id. */
+  #scratchPath(id: string, purpose: string): string {
+    return this.#tempPath(`${id}-${process.hrtime.bigint()}`, purpose);
+  }
+
   /**
    * Writes a new message into Queue durably and returns its id. Line endings become CRLF. Resolves only once
    * the file and its directory entry are on disk; on any failure no file is left in SortTemp or Queue.
@@ -190,15 +195,15 @@ export class Spool {
     let size = 0;
     try {
       const prefix = options.prefix?.(id) ?? Buffer.alloc(0);
-      const targets: BatchTarget[] = [];
+      const writes: BatchTarget[] = [];
       for (const file of files) {
         file.handle = await this.#openNew(file.temp);
         const head = Buffer.concat([formatEnvelopeHead(file.envelope), prefix]);
         size = head.length;
-        targets.push({ handle: file.handle, head });
+        writes.push({ handle: file.handle, head });
       }
       const counter = new ByteCounter();
-      await pipeline(body, new CrlfNormalizer(), counter, new BatchedFileWriter(targets));
+      await pipeline(body, new CrlfNormalizer(), counter, new BatchedFileWriter(writes));
       size += counter.bytes;
       const rejection = options.verify?.();
       if (rejection) throw rejection;
@@ -344,7 +349,7 @@ export class Spool {
   }
 
   async writeRetryState(name: string, state: RetryState): Promise<void> {
-    const temp = this.#tempPath(`${idOf(name)}-${process.hrtime.bigint()}`, 'rtr');
+    const temp = this.#scratchPath(idOf(name), 'rtr');
     await writeFileDurably(temp, this.#statePath(name), formatRetryState(state));
   }
 
@@ -367,7 +372,7 @@ export class Spool {
   /** Atomically replaces the queued file with one that lists only `recipients`; the message bytes are kept. */
   async rewriteRecipients(message: QueuedMessage, recipients: string[]): Promise<QueuedMessage> {
     const envelope = { sender: message.envelope.sender, recipients };
-    const temp = this.#tempPath(`${message.id}-${process.hrtime.bigint()}`, 'rewrite');
+    const temp = this.#scratchPath(message.id, 'rewrite');
     await this.#copyWithHead(message, envelope, temp);
     await renameWithRetry(temp, message.path);
     await fsyncDir(this.layout.queue);
@@ -379,9 +384,7 @@ export class Spool {
   async #copyWithHead(message: QueuedMessage, envelope: Envelope, temp: string): Promise<void> {
     const handle = await fsp.open(temp, 'wx');
     try {
-      const out = writeStreamOn(handle);
-      out.write(formatEnvelopeHead(envelope));
-      await pipeline(this.openBody(message), out);
+      await pipeline(this.openBody(message), new BatchedFileWriter([{ handle, head: formatEnvelopeHead(envelope) }]));
       await handle.sync();
     } catch (err) {
       await handle.close().catch(() => undefined);
@@ -389,6 +392,14 @@ export class Spool {
       throw err;
     }
     await handle.close();
+  }
+
+  /** Writes the .bdr under a free stem, before its message moves (see quarantine); returns the stem. */
+  async #writeReport(id: string, report: string): Promise<string> {
+    const stem = await this.#badmailStem(id);
+    await writeFileDurably(this.#scratchPath(id, 'bdr'), path.join(this.layout.badmail, stem + '.bdr'), report);
+    failpoint('badmail-after-report');
+    return stem;
   }
 
   /** A name in Badmail that no earlier .bad/.bdr pair uses. */
@@ -414,13 +425,11 @@ export class Spool {
     options: { message?: QueuedMessage; recipients?: string[] } = {},
   ): Promise<string> {
     const id = idOf(name);
-    const stem = await this.#badmailStem(id);
+    const stem = await this.#writeReport(id, report);
     const badFile = path.join(this.layout.badmail, stem + '.bad');
-    await writeFileDurably(this.#tempPath(`${id}-${process.hrtime.bigint()}`, 'bdr'), path.join(this.layout.badmail, stem + '.bdr'), report);
-    failpoint('badmail-after-report');
     const { message, recipients } = options;
     if (message && recipients && recipients.length < message.envelope.recipients.length) {
-      const temp = this.#tempPath(`${id}-${process.hrtime.bigint()}`, 'bad');
+      const temp = this.#scratchPath(id, 'bad');
       await this.#copyWithHead(message, { sender: message.envelope.sender, recipients }, temp);
       await renameWithRetry(temp, badFile);
     } else {
@@ -437,8 +446,7 @@ export class Spool {
    * it; `id` names the pair. As in quarantine(), the report is written first.
    */
   async quarantineFile(file: string, id: string, report: string): Promise<string> {
-    const stem = await this.#badmailStem(id);
-    await writeFileDurably(this.#tempPath(`${id}-${process.hrtime.bigint()}`, 'bdr'), path.join(this.layout.badmail, stem + '.bdr'), report);
+    const stem = await this.#writeReport(id, report);
     await renameWithRetry(file, path.join(this.layout.badmail, stem + '.bad'));
     await fsyncDir(this.layout.badmail);
     return stem;
@@ -492,15 +500,6 @@ async function unlinkIfPresent(file: string): Promise<void> {
   }
 }
 
-/**
- * A write stream on an open handle that leaves the handle open for fsync. Built on the numeric fd: a
- * FileHandle's own createWriteStream({ autoClose: false }) keeps a reference that makes handle.close() wait
- * forever.
- */
-function writeStreamOn(handle: fsp.FileHandle): fs.WriteStream {
-  return fs.createWriteStream('', { fd: handle.fd, autoClose: false });
-}
-
 class ByteCounter extends Transform {
   bytes = 0;
 
@@ -510,7 +509,6 @@ class ByteCounter extends Transform {
   }
 }
 
-/** Writes each chunk to every stream and moves on once all have taken it; the first error fails the lot. */
 interface BatchTarget {
   handle: fsp.FileHandle;
   /** Written before the first body bytes: each file has its own envelope lines. */
