@@ -61,12 +61,8 @@ export class DeliveryAgent {
    * `fresh` says the spool has just queued it, so there is no retry state to read.
    */
   async attempt(name: string, force: boolean, fresh = false): Promise<AttemptOutcome> {
-    const read = await this.#spool.readQueued(name);
-    if (!read.ok) {
-      if ('missing' in read) return { kind: 'gone' };
-      return this.#quarantineUnreadable(name, read.reason);
-    }
-    const message = read.message;
+    const message = await this.#read(name);
+    if ('kind' in message) return message;
     const state = fresh ? undefined : await this.#spool.readRetryState(name);
     const now = this.#now();
     if (!force && state?.nextAttempt && state.nextAttempt > now) return { kind: 'not-due', at: state.nextAttempt };
@@ -74,7 +70,7 @@ export class DeliveryAgent {
     const hops = await this.#countHops(message);
     if (hops > this.#maxHopCount) {
       const reply = `554 5.4.6 Hop count exceeded: ${hops} Received: lines, the limit is ${this.#maxHopCount} - possible mail loop`;
-      const failed = message.envelope.recipients.map((recipient) => ({ recipient, reply }));
+      const failed = everyRecipient(message, reply);
       return this.#toBadmail(message, state, 'mail loop: too many Received: lines (maxHopCount)', failed, 'loop');
     }
 
@@ -87,20 +83,25 @@ export class DeliveryAgent {
    * on its behalf just failed). Its schedule moves on exactly as if it had been tried.
    */
   async deferUnattempted(name: string, reply: string): Promise<AttemptOutcome> {
-    const read = await this.#spool.readQueued(name);
-    if (!read.ok) {
-      if ('missing' in read) return { kind: 'gone' };
-      return this.#quarantineUnreadable(name, read.reason);
-    }
+    const message = await this.#read(name);
+    if ('kind' in message) return message;
     const state = await this.#spool.readRetryState(name);
-    return this.#recordFailure(read.message, state, reply, true);
+    return this.#recordFailure(message, state, reply, true);
+  }
+
+  /** The queued message, or the outcome when there is none to deliver (gone, or unreadable: to Badmail). */
+  async #read(name: string): Promise<QueuedMessage | AttemptOutcome> {
+    const read = await this.#spool.readQueued(name);
+    if (read.ok) return read.message;
+    if ('missing' in read) return { kind: 'gone' };
+    return this.#quarantineUnreadable(name, read.reason);
   }
 
   async #applyResult(message: QueuedMessage, state: RetryState | undefined, result: DeliveryResult): Promise<AttemptOutcome> {
     const recipients = message.envelope.recipients;
     if (result.kind === 'not-sent') {
       if (result.permanent) {
-        const failed = recipients.map((recipient) => ({ recipient, reply: result.reply }));
+        const failed = everyRecipient(message, result.reply);
         return this.#toBadmail(message, state, 'the smart host refused the message permanently', failed, 'refused');
       }
       return this.#recordFailure(message, state, result.reply, result.scope === 'host');
@@ -157,7 +158,7 @@ export class DeliveryAgent {
     };
     const decision = decideRetry(state.attempts, state.firstQueued, now, this.#policy);
     if ('giveUp' in decision) {
-      const failed = perRecipient ?? message.envelope.recipients.map((recipient) => ({ recipient, reply }));
+      const failed = perRecipient ?? everyRecipient(message, reply);
       const cause: FailureCause = hostDown ? 'unreachable' : 'refused';
       return this.#toBadmail(message, state, `expired: not delivered within ${formatAge(this.#policy.expire)} of being queued`, failed, cause);
     }
@@ -226,4 +227,9 @@ function formatAge(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000} hour(s)`;
   if (ms % 60_000 === 0) return `${ms / 60_000} minute(s)`;
   return `${Math.round(ms / 1000)} second(s)`;
+}
+
+/** Every recipient of the message, each with the same reply. */
+function everyRecipient(message: QueuedMessage, reply: string): RecipientReply[] {
+  return message.envelope.recipients.map((recipient) => ({ recipient, reply }));
 }
