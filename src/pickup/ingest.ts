@@ -10,7 +10,6 @@
 //   "Received: from mail pickup service" line on top.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import { once } from 'node:events';
 import { pipeline, type Readable, type Transform } from 'node:stream';
 import { rfc5322Date } from '../mail/rfc5322-date.js';
 import { CrlfNormalizer } from '../spool/crlf.js';
@@ -51,8 +50,9 @@ function chain(source: Readable, transforms: Transform[]): Readable {
   return pipeline([source, ...transforms], () => undefined) as unknown as Readable;
 }
 
+/** Resolves once the file is closed. Not once(): that rejects on the 'error' a failed pipeline emits first. */
 async function closed(stream: fs.ReadStream): Promise<void> {
-  if (!stream.closed) await once(stream, 'close');
+  if (!stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
 }
 
 function normalizing(dots: boolean): Transform[] {
