@@ -1,5 +1,6 @@
 // The filesystem steps that make a write survive a crash, and the Windows quirks around them.
 import fs from 'node:fs/promises';
+import { closeFile, createFile, openDirectory, renameFile, syncFile, writeAll } from './file-ops.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const isWindows = process.platform === 'win32';
@@ -24,11 +25,11 @@ export function fsyncDir(dir: string): Promise<void> {
 const directorySyncs = new Map<string, DirectorySync>();
 
 async function fsyncDirNow(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
+  const fd = await openDirectory(dir);
   try {
-    await handle.sync();
+    await syncFile(fd);
   } finally {
-    await handle.close();
+    await closeFile(fd);
   }
 }
 
@@ -84,7 +85,7 @@ export function isTransientRenameError(err: unknown): boolean {
 export async function renameWithRetry(from: string, to: string, attempts = 6): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await fs.rename(from, to);
+      await renameFile(from, to);
       return;
     } catch (err) {
       if (attempt >= attempts || !isTransientRenameError(err)) throw err;
@@ -95,12 +96,12 @@ export async function renameWithRetry(from: string, to: string, attempts = 6): P
 
 /** Writes a small file durably: temp file in tempDir, fsync, rename to target, fsync the target's directory. */
 export async function writeFileDurably(tempPath: string, target: string, data: string | Buffer): Promise<void> {
-  const handle = await fs.open(tempPath, 'w');
+  const fd = await createFile(tempPath, false);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
+    await writeAll(fd, [typeof data === 'string' ? Buffer.from(data) : data]);
+    await syncFile(fd);
   } finally {
-    await handle.close();
+    await closeFile(fd);
   }
   try {
     await renameWithRetry(tempPath, target);

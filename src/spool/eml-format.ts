@@ -5,7 +5,7 @@
 //   <the message as received>
 //
 // This module is the only one that reads or writes those envelope lines.
-import fs from 'node:fs/promises';
+import { closeFile, fstatFile, openExisting, readAt } from './file-ops.js';
 
 export interface Envelope {
   /** The reverse-path without brackets; '' is the null sender <>. */
@@ -136,13 +136,13 @@ export interface HeadRead {
 }
 
 export async function readEnvelopeHead(file: string): Promise<HeadResult & HeadRead> {
-  const handle = await fs.open(file, 'r');
+  const fd = await openExisting(file);
   try {
-    const { size, ino } = await handle.stat();
+    const { size, ino } = await fstatFile(fd);
     let buffer = Buffer.alloc(0);
     for (;;) {
       const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(0, size - buffer.length)));
-      const { bytesRead } = chunk.length > 0 ? await handle.read(chunk, 0, chunk.length, buffer.length) : { bytesRead: 0 };
+      const bytesRead = chunk.length > 0 ? await readAt(fd, chunk, 0, chunk.length, buffer.length) : 0;
       buffer = buffer.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buffer, chunk.subarray(0, bytesRead)]);
       const complete = bytesRead === 0 || buffer.length >= size;
       const result = parseEnvelopeHead(buffer, complete);
@@ -153,7 +153,7 @@ export async function readEnvelopeHead(file: string): Promise<HeadResult & HeadR
       if (buffer.length > MAX_HEAD_BYTES) return { ok: false, reason: 'the envelope lines are longer than 4 MB', size, ino };
     }
   } finally {
-    await handle.close();
+    await closeFile(fd);
   }
 }
 

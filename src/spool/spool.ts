@@ -3,11 +3,12 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { failpoint } from '../failpoints.js';
 import { CrlfNormalizer } from './crlf.js';
 import { errorCode, fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
+import { closeFile, createFile, statFile, syncFile, unlinkFile, writeAll } from './file-ops.js';
 import { envelopeOf, formatEnvelopeHead, readEnvelopeHead, type Envelope } from './eml-format.js';
 import { newMessageId } from './ids.js';
 import { prepareLayout, type MailrootLayout } from './layout.js';
@@ -54,7 +55,7 @@ interface PendingFile {
   envelope: Envelope;
   dir: string;
   temp: string;
-  handle?: fsp.FileHandle | undefined;
+  fd?: number | undefined;
 }
 
 export interface QueuedMessage {
@@ -197,21 +198,22 @@ export class Spool {
       const prefix = options.prefix?.(id) ?? Buffer.alloc(0);
       const writes: BatchTarget[] = [];
       for (const file of files) {
-        file.handle = await this.#openNew(file.temp);
+        file.fd = await this.#openNew(file.temp);
         const head = Buffer.concat([formatEnvelopeHead(file.envelope), prefix]);
         size = head.length;
-        writes.push({ handle: file.handle, head });
+        writes.push({ fd: file.fd, head });
       }
-      const counter = new ByteCounter();
-      await pipeline(body, new CrlfNormalizer(), counter, new BatchedFileWriter(writes));
-      size += counter.bytes;
+      const writer = new BatchedFileWriter(writes);
+      await pipeline(body, new CrlfNormalizer(), writer);
+      size += writer.bytes;
       const rejection = options.verify?.();
       if (rejection) throw rejection;
       failpoint('accept-after-write');
+      await Promise.all(files.map((file) => syncFile(file.fd!)));
       for (const file of files) {
-        await file.handle!.sync();
-        await file.handle!.close();
-        file.handle = undefined;
+        const fd = file.fd!;
+        file.fd = undefined;
+        await closeFile(fd);
       }
       failpoint('accept-after-fsync');
       for (const file of files) {
@@ -221,10 +223,10 @@ export class Spool {
       }
     } catch (err) {
       for (const file of files) {
-        await file.handle?.close().catch(() => undefined);
-        await fsp.rm(file.temp, { force: true }).catch(() => undefined);
+        if (file.fd !== undefined) await closeFile(file.fd).catch(() => undefined);
+        await unlinkIfPresent(file.temp).catch(() => undefined);
       }
-      for (const target of committed) await fsp.rm(target, { force: true }).catch(() => undefined);
+      for (const target of committed) await unlinkIfPresent(target).catch(() => undefined);
       if (err instanceof MessageRejectedError) throw err;
       throw new SpoolWriteError(`cannot write message to the spool: ${(err as Error).message}`, err);
     }
@@ -233,7 +235,7 @@ export class Spool {
     } catch (err) {
       // The files are complete but their directory entries may not survive a power loss. Withdraw them and
       // answer 4xx: the client still holds the message and sends it again, so it is neither lost nor duplicated.
-      for (const target of committed) await fsp.rm(target, { force: true }).catch(() => undefined);
+      for (const target of committed) await unlinkIfPresent(target).catch(() => undefined);
       throw new SpoolWriteError(`cannot flush the ${path.basename(files.at(-1)!.dir)} folder: ${(err as Error).message}`, err);
     }
     failpoint('accept-after-rename');
@@ -242,13 +244,13 @@ export class Spool {
   }
 
   // An operator may delete a folder while the relay runs: recreate it rather than refuse mail.
-  async #openNew(temp: string): Promise<fsp.FileHandle> {
+  async #openNew(temp: string): Promise<number> {
     try {
-      return await fsp.open(temp, 'wx');
+      return await createFile(temp, true);
     } catch (err) {
       if (errorCode(err) !== 'ENOENT') throw err;
       await fsp.mkdir(path.dirname(temp), { recursive: true });
-      return fsp.open(temp, 'wx');
+      return createFile(temp, true);
     }
   }
 
@@ -314,7 +316,9 @@ export class Spool {
    * most): each read allocates a buffer of the full high-water mark, so a fixed 64 KB cost 128 KB of garbage for a
    * 4 KB message, and the collector's threads spent more CPU on that than the delivery itself.
    */
-  openBody(message: QueuedMessage): fs.ReadStream {
+  openBody(message: QueuedMessage): Readable {
+    // Usually the read that found the envelope lines got the whole message: no second read of the file.
+    if (message.peek?.complete) return bufferStream(message.peek.bytes);
     const highWaterMark = Math.min(64 * 1024, Math.max(1024, message.size - message.bodyOffset + 1));
     return fs.createReadStream(message.path, { start: message.bodyOffset, highWaterMark });
   }
@@ -362,7 +366,7 @@ export class Spool {
    * file in under the same name, that file is left for its own delivery.
    */
   async removeDelivered(message: QueuedMessage, options: { hasState: boolean } = { hasState: true }): Promise<void> {
-    const current = await fsp.stat(message.path).catch(() => undefined);
+    const current = await statFile(message.path).catch(() => undefined);
     if (current && current.ino !== message.ino) return;
     await unlinkIfPresent(message.path);
     if (options.hasState) await unlinkIfPresent(this.#statePath(message.name));
@@ -382,16 +386,16 @@ export class Spool {
   }
 
   async #copyWithHead(message: QueuedMessage, envelope: Envelope, temp: string): Promise<void> {
-    const handle = await fsp.open(temp, 'wx');
+    const fd = await createFile(temp, true);
     try {
-      await pipeline(this.openBody(message), new BatchedFileWriter([{ handle, head: formatEnvelopeHead(envelope) }]));
-      await handle.sync();
+      await pipeline(this.openBody(message), new BatchedFileWriter([{ fd, head: formatEnvelopeHead(envelope) }]));
+      await syncFile(fd);
     } catch (err) {
-      await handle.close().catch(() => undefined);
-      await fsp.rm(temp, { force: true });
+      await closeFile(fd).catch(() => undefined);
+      await unlinkIfPresent(temp);
       throw err;
     }
-    await handle.close();
+    await closeFile(fd);
   }
 
   /** Writes the .bdr under a free stem, before its message moves (see quarantine); returns the stem. */
@@ -494,23 +498,14 @@ export class Spool {
 
 async function unlinkIfPresent(file: string): Promise<void> {
   try {
-    await fsp.unlink(file);
+    await unlinkFile(file);
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw err;
   }
 }
 
-class ByteCounter extends Transform {
-  bytes = 0;
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.bytes += chunk.length;
-    callback(null, chunk);
-  }
-}
-
 interface BatchTarget {
-  handle: fsp.FileHandle;
+  fd: number;
   /** Written before the first body bytes: each file has its own envelope lines. */
   head: Buffer | undefined;
 }
@@ -524,6 +519,8 @@ class BatchedFileWriter extends Writable {
   readonly #targets: BatchTarget[];
   #pending: Buffer[] = [];
   #pendingBytes = 0;
+  /** Message bytes written so far (not counting the heads). */
+  bytes = 0;
 
   constructor(targets: BatchTarget[]) {
     super();
@@ -533,6 +530,7 @@ class BatchedFileWriter extends Writable {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
+    this.bytes += chunk.length;
     if (this.#pendingBytes < BATCH_BYTES) return callback();
     this.#flush().then(() => callback(), callback);
   }
@@ -549,7 +547,7 @@ class BatchedFileWriter extends Writable {
       this.#targets.map(async (target) => {
         const buffers = target.head ? [target.head, ...body] : body;
         target.head = undefined;
-        await writeAll(target.handle, buffers);
+        await writeAll(target.fd, buffers);
       }),
     );
   }
@@ -557,12 +555,12 @@ class BatchedFileWriter extends Writable {
 
 const BATCH_BYTES = 256 * 1024;
 
-async function writeAll(handle: fsp.FileHandle, buffers: Buffer[]): Promise<void> {
-  let rest = buffers.filter((b) => b.length > 0);
-  while (rest.length > 0) {
-    let { bytesWritten } = await handle.writev(rest);
-    // A short write (rare on a regular file): drop what went out and write the remainder.
-    while (rest.length > 0 && bytesWritten >= rest[0]!.length) bytesWritten -= rest.shift()!.length;
-    if (rest.length > 0 && bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten);
-  }
+/** A stream of one buffer, for code that takes a message as a stream. */
+function bufferStream(bytes: Buffer): Readable {
+  return new Readable({
+    read() {
+      this.push(bytes);
+      this.push(null);
+    },
+  });
 }
