@@ -12,9 +12,6 @@ import { QueueWatcher } from './delivery/queue-watcher.js';
 import { Scheduler } from './delivery/scheduler.js';
 import { SmartHostTransport } from './transport/smart-host.js';
 
-/** While the smart host is down it is probed this often at most (and never more often than the first retry). */
-const MAX_PROBE_INTERVAL = 60_000;
-
 export class Relay {
   readonly config: Readonly<Config>;
   readonly spool: Spool;
@@ -55,7 +52,8 @@ export class Relay {
     this.scheduler = new Scheduler({
       agent,
       concurrency: config.concurrency,
-      probeInterval: Math.min(config.retry[0]!, MAX_PROBE_INTERVAL),
+      probeInterval: config.probeInterval,
+      firstRetry: config.retry[0]!,
       hostDescription: this.#transport.description,
       log,
       events,

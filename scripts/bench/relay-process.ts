@@ -87,7 +87,6 @@ export class RelayProcess {
       '--listen', `127.0.0.1:${port}`,
       '--smart-host', options.smartHost,
       '--hostname', 'relay.bench',
-      '--retry', '1s',
       '--log-level', options.logLevel ?? 'info',
       ...(options.args ?? []),
     ];

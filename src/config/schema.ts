@@ -20,6 +20,7 @@ export interface Config {
   smartHost: HostPort;
   smartHostTimeout: number;
   retry: number[];
+  probeInterval: number;
   expire: number;
   maxMessageSize: number;
   allowConnect: Cidr[];
@@ -244,6 +245,12 @@ export const CONFIG_KEYS = {
     default: () => [900_000, 1_800_000, 3_600_000, 14_400_000],
     parse: listOf(positiveDuration, 1),
     list: true,
+  },
+  probeInterval: {
+    description: 'While the smart host is unreachable, one message at a time is tried this often, so its return is noticed within this time and the backlog goes out at once',
+    defaultText: '"250ms"',
+    default: () => 250,
+    parse: positiveDuration,
   },
   expire: {
     description: 'A message not delivered this long after it was queued goes to Badmail',

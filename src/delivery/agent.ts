@@ -22,6 +22,15 @@ export type AttemptOutcome =
   | { kind: 'not-due'; at: Date }
   | { kind: 'deferred'; retryAt: Date; hostDown: boolean; reply: string };
 
+export interface AttemptOptions {
+  /** Ignore the retry state's next attempt time (a probe, or the backlog after the host came back). */
+  force?: boolean;
+  /** The spool has just queued it: there is no retry state to read. */
+  fresh?: boolean;
+  /** Sent to find out whether the smart host, known to be down, is back: a failure is logged at debug. */
+  probe?: boolean;
+}
+
 export interface AgentOptions {
   spool: Spool;
   transport: Transport;
@@ -56,16 +65,14 @@ export class DeliveryAgent {
     this.#now = options.now ?? (() => new Date());
   }
 
-  /**
-   * `force` ignores the retry state's next attempt time (a probe, or the backlog after the host came back);
-   * `fresh` says the spool has just queued it, so there is no retry state to read.
-   */
-  async attempt(name: string, force: boolean, fresh = false): Promise<AttemptOutcome> {
+  async attempt(name: string, options: AttemptOptions = {}): Promise<AttemptOutcome> {
+    const { force = false, fresh = false, probe = false } = options;
     const message = await this.#read(name);
     if ('kind' in message) return message;
     const state = fresh ? undefined : await this.#spool.readRetryState(name);
     const now = this.#now();
-    if (!force && state?.nextAttempt && state.nextAttempt > now) return { kind: 'not-due', at: state.nextAttempt };
+    const notDueUntil = state?.nextAttempt && state.nextAttempt > now ? state.nextAttempt : undefined;
+    if (!force && notDueUntil) return { kind: 'not-due', at: notDueUntil };
 
     const hops = await this.#countHops(message);
     if (hops > this.#maxHopCount) {
@@ -75,18 +82,24 @@ export class DeliveryAgent {
     }
 
     const result = await this.#transport.deliver(message.envelope, () => this.#spool.openBody(message));
-    return this.#applyResult(message, state, result);
+    if (probe && notDueUntil && result.kind === 'not-sent' && result.scope === 'host' && !result.permanent) {
+      // An extra try on the host's behalf, before this message's own time: its recorded schedule stands.
+      return { kind: 'deferred', retryAt: notDueUntil, hostDown: true, reply: result.reply };
+    }
+    return this.#applyResult(message, state, result, probe);
   }
 
   /**
    * Records a failed attempt for a message that was not itself sent because the smart host is down (a probe
-   * on its behalf just failed). Its schedule moves on exactly as if it had been tried.
+   * on its behalf just failed). Its schedule moves on exactly as if it had been tried. `heldSince` (epoch ms):
+   * it has no .rtr yet and has been held in memory since then, which is when its retry clock started.
    */
-  async deferUnattempted(name: string, reply: string): Promise<AttemptOutcome> {
+  async deferUnattempted(name: string, reply: string, heldSince?: number): Promise<AttemptOutcome> {
     const message = await this.#read(name);
     if ('kind' in message) return message;
-    const state = await this.#spool.readRetryState(name);
-    return this.#recordFailure(message, state, reply, true);
+    const state = heldSince === undefined ? await this.#spool.readRetryState(name) : undefined;
+    const since = heldSince === undefined ? undefined : new Date(heldSince);
+    return this.#recordFailure(message, state, reply, true, { quiet: true, since });
   }
 
   /** The queued message, or the outcome when there is none to deliver (gone, or unreadable: to Badmail). */
@@ -97,14 +110,14 @@ export class DeliveryAgent {
     return this.#quarantineUnreadable(name, read.reason);
   }
 
-  async #applyResult(message: QueuedMessage, state: RetryState | undefined, result: DeliveryResult): Promise<AttemptOutcome> {
+  async #applyResult(message: QueuedMessage, state: RetryState | undefined, result: DeliveryResult, probe: boolean): Promise<AttemptOutcome> {
     const recipients = message.envelope.recipients;
     if (result.kind === 'not-sent') {
       if (result.permanent) {
         const failed = everyRecipient(message, result.reply);
         return this.#toBadmail(message, state, 'the smart host refused the message permanently', failed, 'refused');
       }
-      return this.#recordFailure(message, state, result.reply, result.scope === 'host');
+      return this.#recordFailure(message, state, result.reply, result.scope === 'host', { quiet: probe && result.scope === 'host' });
     }
 
     const { accepted, deferred, failed } = result;
@@ -135,7 +148,7 @@ export class DeliveryAgent {
       this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
     }
     const reply = deferred.length === 1 ? deferred[0]!.reply : deferred.map((d) => `<${d.recipient}> ${d.reply}`).join('; ');
-    return this.#recordFailure(remaining, state, reply, false, deferred);
+    return this.#recordFailure(remaining, state, reply, false, { perRecipient: deferred });
   }
 
   async #recordFailure(
@@ -143,13 +156,14 @@ export class DeliveryAgent {
     previous: RetryState | undefined,
     reply: string,
     hostDown: boolean,
-    perRecipient?: RecipientReply[],
+    options: { perRecipient?: RecipientReply[]; quiet?: boolean; since?: Date | undefined } = {},
   ): Promise<AttemptOutcome> {
+    const { perRecipient, quiet = false, since } = options;
     const now = this.#now();
     const state: RetryState = {
-      firstQueued: previous?.firstQueued ?? now,
-      firstAttempt: previous?.firstAttempt ?? now,
-      attempts: (previous?.attempts ?? 0) + 1,
+      firstQueued: previous?.firstQueued ?? since ?? now,
+      firstAttempt: previous?.firstAttempt ?? since ?? now,
+      attempts: (previous?.attempts ?? 0) + (since ? 2 : 1),
       lastAttempt: now,
       nextAttempt: undefined,
       hostDeferred: hostDown,
@@ -171,7 +185,7 @@ export class DeliveryAgent {
     } else {
       await this.#spool.writeRetryState(message.name, state);
     }
-    this.#events.attempt({ id: message.id, result: 'deferred', reply, attempts: state.attempts, nextAttemptAt: decision.retryAt });
+    this.#events.attempt({ id: message.id, result: 'deferred', reply, attempts: state.attempts, nextAttemptAt: decision.retryAt }, { quiet });
     return { kind: 'deferred', retryAt: decision.retryAt, hostDown, reply };
   }
 

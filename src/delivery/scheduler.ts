@@ -2,9 +2,15 @@
 // files themselves (and their .rtr state) are the truth, read when a message's turn comes.
 //
 // Smart-host health: after a failure to reach the smart host, it is "down". While down, one probe at a time is
-// sent, every probeInterval; when a probe fails, every message waiting its turn has that failure recorded
-// without a connection of its own. The first success marks the host up and makes every message that was
-// deferred because of the host due at once, so the backlog drains without waiting out each timer.
+// sent, every probeInterval; when a probe fails, every message waiting its turn is deferred without a connection
+// of its own. The first success marks the host up and makes every message that was deferred because of the
+// host due at once, so the backlog drains without waiting out each timer.
+//
+// A message this relay queued during the outage is deferred in memory only, the first time: it has no .rtr, and
+// writing one (a durable write per message) halved the rate at which mail is accepted while the host is down.
+// If it is still held after the first retry interval, the failure is recorded in its .rtr as for any other
+// message, dated from when it was first held, so expiry and the delay notice still come on time. A restart
+// forgets the in-memory deferral: the message is simply tried again.
 import TinyQueue from 'tinyqueue';
 import type { Logger } from '../log/logger.js';
 import type { MailEvents } from '../log/mail-events.js';
@@ -22,6 +28,8 @@ interface Item {
   force: boolean;
   /** Queued a moment ago by this relay: it has no .rtr yet, so the first attempt need not look for one. */
   fresh: boolean;
+  /** When a fresh message was first held back because the host was down (see the top of this file). */
+  heldSince?: number | undefined;
 }
 
 interface TimerEntry {
@@ -34,6 +42,8 @@ export interface SchedulerOptions {
   concurrency: number;
   /** How often the smart host is probed while it is down. */
   probeInterval: number;
+  /** The first retry interval: how long a fresh message is held in memory before its deferral is recorded. */
+  firstRetry: number;
   hostDescription: string;
   log: Logger;
   events: MailEvents;
@@ -139,7 +149,7 @@ export class Scheduler {
     const fresh = item.fresh;
     item.fresh = false;
     const run = this.#options.agent
-      .attempt(name, force, fresh)
+      .attempt(name, { force, fresh, probe })
       .then((outcome) => this.#settle(name, outcome, probe))
       .catch((err: unknown) => {
         // An unexpected local error (disk, permissions): keep the file, try again later, keep serving others.
@@ -233,9 +243,16 @@ export class Scheduler {
         const name = held[next++]!;
         const item = this.#items.get(name);
         if (!item || item.status !== 'ready') continue;
+        if (item.fresh && item.heldSince === undefined) {
+          item.heldSince = Date.now();
+          this.#settleHeld(name, { kind: 'deferred', retryAt: new Date(item.heldSince + this.#options.firstRetry), hostDown: true, reply });
+          continue;
+        }
         item.status = 'in-flight';
+        const heldSince = item.fresh ? item.heldSince : undefined;
+        item.fresh = false;
         try {
-          this.#settleHeld(name, await this.#options.agent.deferUnattempted(name, reply));
+          this.#settleHeld(name, await this.#options.agent.deferUnattempted(name, reply, heldSince));
         } catch (err) {
           this.#options.log.error('cannot record deferral', { name, error: (err as Error).message });
           this.#wait(name, Date.now() + this.#options.probeInterval, false);

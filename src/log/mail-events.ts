@@ -34,8 +34,9 @@ export class MailEvents {
     this.#log.info('accepted', { ...e });
   }
 
-  attempt(e: AttemptEvent): void {
-    const level = e.result === 'delivered' ? 'info' : 'warn';
+  /** `quiet`: a repeat of what the smart host's state already says (a probe failed again): debug, not warn. */
+  attempt(e: AttemptEvent, options: { quiet?: boolean } = {}): void {
+    const level = e.result === 'delivered' ? 'info' : options.quiet ? 'debug' : 'warn';
     this.#log.log(level, 'attempt', { ...e, nextAttemptAt: e.nextAttemptAt?.toISOString() });
   }
 

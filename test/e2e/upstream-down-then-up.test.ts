@@ -33,7 +33,7 @@ describe('smart host outages', () => {
       assert.ok(upstream.connections === 0);
 
       await upstream.start(port);
-      // The probe (every min(first retry, 60 s)) finds the host; its success releases the other four at once.
+      // The probe (every probeInterval) finds the host; its success releases the other four at once.
       const received = await upstream.waitFor(5, 20_000);
       assert.deepEqual(received.map((m) => m.to[0]).sort(), ['r0@example.net', 'r1@example.net', 'r2@example.net', 'r3@example.net', 'r4@example.net']);
       await eventually(async () => (await filesIn(queue)).length === 0, 10_000, 'Queue to empty (no .eml, no .rtr)');
