@@ -47,6 +47,7 @@ export class QueueWatcher {
       this.#watcher = fs.watch(queueDir, { persistent: false }, (_event, file) => {
         const name = file?.toString();
         if (!name || !isQueueMessageName(name) || this.#options.scheduler.isKnown(name)) return;
+        if (this.#options.spool.isBeingQueued(name)) return; // onQueued reports it, as fresh
         // 'rename' also reports removals (every delivered message): only a file that exists is news.
         fs.access(path.join(queueDir, name), (err) => {
           if (!err) this.#options.scheduler.notify(name);

@@ -1,6 +1,6 @@
 // Resource limits smtp-server has no option for: connections counted across all listeners and per client
 // address, bytes per connection (IIS "session size"), free disk space at MAIL FROM, and a hard deadline on DATA.
-import fsp from 'node:fs/promises';
+import { freeSpace } from '../spool/file-ops.js';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import { smtpError } from './smtp-error.js';
 
@@ -77,10 +77,7 @@ export class SessionBytes {
 export type FreeSpaceProbe = (dir: string) => Promise<number>;
 
 /** Bytes available to this process on the filesystem holding `dir`. */
-export const statfsFreeSpace: FreeSpaceProbe = async (dir) => {
-  const stats = await fsp.statfs(dir);
-  return Number(stats.bavail) * Number(stats.bsize);
-};
+export const statfsFreeSpace: FreeSpaceProbe = freeSpace;
 
 export interface DiskGateOptions {
   dir: string;

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { failpoint } from '../failpoints.js';
 import { CrlfNormalizer } from './crlf.js';
 import { errorCode, fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
-import { closeFile, createFile, statFile, syncFile, unlinkFile, writeAll } from './file-ops.js';
+import { closeFile, createFile, statFile, syncFile, unlinkFile, writeAll, type Wait } from './file-ops.js';
 import { envelopeOf, formatEnvelopeHead, readEnvelopeHead, type Envelope } from './eml-format.js';
 import { newMessageId } from './ids.js';
 import { prepareLayout, type MailrootLayout } from './layout.js';
@@ -103,6 +103,10 @@ export class Spool {
   readonly layout: MailrootLayout;
   readonly #lock: MailrootLock | undefined;
   readonly #queuedListeners: Array<(name: string) => void> = [];
+  /** Queue names accept() is committing: renamed in, onQueued listeners not yet told. */
+  readonly #beingQueued = new Set<string>();
+  /** Accepts in progress. A lone one creates and fsyncs on the main thread (see file-ops.ts). */
+  #accepting = 0;
 
   private constructor(layout: MailrootLayout, lock: MailrootLock | undefined) {
     this.layout = layout;
@@ -150,6 +154,11 @@ export class Spool {
     this.#queuedListeners.push(listener);
   }
 
+  /** True while accept() is committing this Queue file: a watcher need not report it, onQueued will. */
+  isBeingQueued(name: string): boolean {
+    return this.#beingQueued.has(name);
+  }
+
   queuePath(name: string): string {
     return path.join(this.layout.queue, name);
   }
@@ -192,13 +201,30 @@ export class Spool {
     if (targets.drop) files.push({ envelope: targets.drop, dir: this.layout.drop, temp: this.#tempPath(id, 'drop') });
     if (targets.queue) files.push({ envelope: targets.queue, dir: this.layout.queue, temp: this.#tempPath(id, 'accept') });
     if (files.length === 0) throw new Error('acceptTo needs a queue or a drop envelope');
+    const queueName = id + QUEUE_SUFFIX;
+    if (targets.queue) this.#beingQueued.add(queueName);
+    const wait: Wait = this.#accepting === 0 ? 'inline' : 'pool';
+    this.#accepting++;
+    try {
+      const size = await this.#writeAndCommit(id, files, body, options, wait);
+      failpoint('accept-after-rename');
+      if (targets.queue) for (const listener of this.#queuedListeners) listener(queueName);
+      return { id, size };
+    } finally {
+      this.#accepting--;
+      this.#beingQueued.delete(queueName);
+    }
+  }
+
+  /** The durable path for acceptTo's files; returns the size of the last one. */
+  async #writeAndCommit(id: string, files: PendingFile[], body: Readable, options: AcceptOptions, wait: Wait): Promise<number> {
     const committed: string[] = [];
     let size = 0;
     try {
       const prefix = options.prefix?.(id) ?? Buffer.alloc(0);
       const writes: BatchTarget[] = [];
       for (const file of files) {
-        file.fd = await this.#openNew(file.temp);
+        file.fd = await this.#openNew(file.temp, wait);
         const head = Buffer.concat([formatEnvelopeHead(file.envelope), prefix]);
         size = head.length;
         writes.push({ fd: file.fd, head });
@@ -209,7 +235,7 @@ export class Spool {
       const rejection = options.verify?.();
       if (rejection) throw rejection;
       failpoint('accept-after-write');
-      await Promise.all(files.map((file) => syncFile(file.fd!)));
+      await Promise.all(files.map((file) => syncFile(file.fd!, wait)));
       for (const file of files) {
         const fd = file.fd!;
         file.fd = undefined;
@@ -231,26 +257,24 @@ export class Spool {
       throw new SpoolWriteError(`cannot write message to the spool: ${(err as Error).message}`, err);
     }
     try {
-      for (const file of files) await fsyncDir(file.dir);
+      for (const file of files) await fsyncDir(file.dir, wait);
     } catch (err) {
       // The files are complete but their directory entries may not survive a power loss. Withdraw them and
       // answer 4xx: the client still holds the message and sends it again, so it is neither lost nor duplicated.
       for (const target of committed) await unlinkIfPresent(target).catch(() => undefined);
       throw new SpoolWriteError(`cannot flush the ${path.basename(files.at(-1)!.dir)} folder: ${(err as Error).message}`, err);
     }
-    failpoint('accept-after-rename');
-    if (targets.queue) for (const listener of this.#queuedListeners) listener(id + QUEUE_SUFFIX);
-    return { id, size };
+    return size;
   }
 
   // An operator may delete a folder while the relay runs: recreate it rather than refuse mail.
-  async #openNew(temp: string): Promise<number> {
+  async #openNew(temp: string, wait: Wait): Promise<number> {
     try {
-      return await createFile(temp, true);
+      return await createFile(temp, true, wait);
     } catch (err) {
       if (errorCode(err) !== 'ENOENT') throw err;
       await fsp.mkdir(path.dirname(temp), { recursive: true });
-      return createFile(temp, true);
+      return createFile(temp, true, wait);
     }
   }
 
@@ -364,13 +388,16 @@ export class Spool {
   /**
    * The upstream accepted every recipient: the message leaves Queue. If an operator has meanwhile moved another
    * file in under the same name, that file is left for its own delivery.
+   *
+   * The folder is not fsynced after the unlink (Postfix does not either): a power cut that undoes the unlink
+   * brings the message back and it is sent again, a duplicate and never a loss, while the fsync cost a disk
+   * flush per delivered message that every accept waiting on the same folder shared.
    */
   async removeDelivered(message: QueuedMessage, options: { hasState: boolean } = { hasState: true }): Promise<void> {
     const current = await statFile(message.path).catch(() => undefined);
     if (current && current.ino !== message.ino) return;
     await unlinkIfPresent(message.path);
     if (options.hasState) await unlinkIfPresent(this.#statePath(message.name));
-    await fsyncDir(this.layout.queue);
   }
 
   /** Atomically replaces the queued file with one that lists only `recipients`; the message bytes are kept. */
