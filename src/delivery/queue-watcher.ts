@@ -48,6 +48,7 @@ export class QueueWatcher {
         const name = file?.toString();
         if (!name || !isQueueMessageName(name) || this.#options.scheduler.isKnown(name)) return;
         if (this.#options.spool.isBeingQueued(name)) return; // onQueued reports it, as fresh
+        if (this.#options.spool.wasJustRemoved(name)) return; // a delivered file's removal
         // 'rename' also reports removals (every delivered message): only a file that exists is news.
         fs.access(path.join(queueDir, name), (err) => {
           if (!err) this.#options.scheduler.notify(name);
@@ -75,6 +76,7 @@ export class QueueWatcher {
   async #scan(): Promise<void> {
     const { spool, scheduler, log } = this.#options;
     try {
+      spool.forgetRemoved();
       const listing = await spool.listQueue();
       if (this.#stopped) return;
       for (const name of listing.messages) scheduler.notify(name);

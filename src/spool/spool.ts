@@ -105,6 +105,8 @@ export class Spool {
   readonly #queuedListeners: Array<(name: string) => void> = [];
   /** Queue names accept() is committing: renamed in, onQueued listeners not yet told. */
   readonly #beingQueued = new Set<string>();
+  /** Queue files removeDelivered() unlinked whose watch event has not been seen yet (see wasJustRemoved). */
+  #justRemoved = new Set<string>();
   /** Accepts in progress. A lone one creates and fsyncs on the main thread (see file-ops.ts). */
   #accepting = 0;
 
@@ -157,6 +159,18 @@ export class Spool {
   /** True while accept() is committing this Queue file: a watcher need not report it, onQueued will. */
   isBeingQueued(name: string): boolean {
     return this.#beingQueued.has(name);
+  }
+
+  /**
+   * True (once) for a Queue file removeDelivered() just unlinked: its watch event is that removal, not news.
+   * `forgetRemoved` drops the names whose events never came (call it after a full listing).
+   */
+  wasJustRemoved(name: string): boolean {
+    return this.#justRemoved.delete(name);
+  }
+
+  forgetRemoved(): void {
+    this.#justRemoved = new Set();
   }
 
   queuePath(name: string): string {
@@ -396,6 +410,7 @@ export class Spool {
   async removeDelivered(message: QueuedMessage, options: { hasState: boolean } = { hasState: true }): Promise<void> {
     const current = await statFile(message.path).catch(() => undefined);
     if (current && current.ino !== message.ino) return;
+    this.#justRemoved.add(message.name);
     await unlinkIfPresent(message.path);
     if (options.hasState) await unlinkIfPresent(this.#statePath(message.name));
   }
