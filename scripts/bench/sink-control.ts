@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { SinkReply, SinkRequest } from './sink.js';
 import { onCleanup } from './cleanup.js';
 import { sleep } from './util.js';
+import { cpuSecondsOf } from './relay-process.js';
 
 export interface SinkStats {
   count: number;
@@ -23,6 +24,11 @@ export class Sink {
     this.#untrack = onCleanup(() => this.kill());
     child.on('message', (reply: SinkReply) => this.#pending.shift()?.(reply));
     child.on('error', () => undefined); // a send after the sink is gone: #ask reports it
+  }
+
+  /** User + system CPU seconds the sink process has used so far (undefined without /proc). */
+  get cpuSeconds(): number | undefined {
+    return this.#child.pid === undefined ? undefined : cpuSecondsOf(this.#child.pid);
   }
 
   /** Forks the sink process (not yet listening). */

@@ -19,6 +19,8 @@ export async function runThroughput(ctx: BenchContext): Promise<ScenarioResult[]
       await relay.waitForGreeting();
       relay.sample();
       const cpuBefore = relay.cpuSeconds;
+      const sinkCpuBefore = sink.cpuSeconds;
+      const clientCpuBefore = process.cpuUsage();
       ctx.progress(`scenario 1/2: ${messages} x ${size} B from ${sessions} sessions`);
       const load = await runLoad({
         kind: client,
@@ -28,10 +30,14 @@ export async function runThroughput(ctx: BenchContext): Promise<ScenarioResult[]
         message: makeMessage(size, 's1'),
         deadline: nowMs() + Math.max(60_000, messages * 20),
       });
+      const clientCpu = process.cpuUsage(clientCpuBefore);
       const acceptSeconds = (load.lastAccept - load.start) / 1000;
       const stats = await sink.waitFor(load.accepted, Math.max(60_000, messages * 20));
       relay.sample();
       const cpuSeconds = relay.cpuSeconds !== undefined && cpuBefore !== undefined ? relay.cpuSeconds - cpuBefore : undefined;
+      const sinkCpuAfter = sink.cpuSeconds;
+      const sinkSeconds = sinkCpuAfter !== undefined && sinkCpuBefore !== undefined ? sinkCpuAfter - sinkCpuBefore : undefined;
+      const perMessageMs = (seconds: number | undefined) => (seconds !== undefined ? round((seconds * 1000) / load.accepted, 3) : null);
       const e2eSeconds = stats.lastAt !== null ? (stats.lastAt - load.start) / 1000 : Number.NaN;
       const acceptRate = load.accepted / acceptSeconds;
       const disk = ctx.results.get(7)?.figures[`${sessions} writers, cycles/s`];
@@ -52,7 +58,10 @@ export async function runThroughput(ctx: BenchContext): Promise<ScenarioResult[]
           [`x disk (${sessions} writers)`]: diskRate ? round(acceptRate / diskRate, 2) : null,
           'txn p50 ms': round(percentile(load.transactionMs, 50), 2),
           'txn p99 ms': round(percentile(load.transactionMs, 99), 2),
-          'relay CPU ms/msg': cpuSeconds !== undefined ? round((cpuSeconds * 1000) / load.accepted, 3) : null,
+          // The whole machine's work per message, to set against its cores: relay, upstream sink, load client.
+          'relay CPU ms/msg': perMessageMs(cpuSeconds),
+          'sink CPU ms/msg': perMessageMs(sinkSeconds),
+          'client CPU ms/msg': perMessageMs((clientCpu.user + clientCpu.system) / 1e6),
           'peak RSS MB': mb(peak),
           ...(load.errors.length ? { errors: load.errors.join(' | ') } : {}),
         },

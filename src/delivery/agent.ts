@@ -29,6 +29,8 @@ export interface AttemptOptions {
   fresh?: boolean;
   /** Sent to find out whether the smart host, known to be down, is back: a failure is logged at debug. */
   probe?: boolean;
+  /** A fresh message held in memory since then (epoch ms) while the host was down: its retry clock's start. */
+  heldSince?: number | undefined;
 }
 
 export interface AgentOptions {
@@ -66,7 +68,7 @@ export class DeliveryAgent {
   }
 
   async attempt(name: string, options: AttemptOptions = {}): Promise<AttemptOutcome> {
-    const { force = false, fresh = false, probe = false } = options;
+    const { force = false, fresh = false, probe = false, heldSince } = options;
     const message = await this.#read(name);
     if ('kind' in message) return message;
     const state = fresh ? undefined : await this.#spool.readRetryState(name);
@@ -86,7 +88,7 @@ export class DeliveryAgent {
       // An extra try on the host's behalf, before this message's own time: its recorded schedule stands.
       return { kind: 'deferred', retryAt: notDueUntil, hostDown: true, reply: result.reply };
     }
-    return this.#applyResult(message, state, result, probe);
+    return this.#applyResult(message, state, result, { probe, since: heldSince === undefined ? undefined : new Date(heldSince) });
   }
 
   /**
@@ -110,14 +112,20 @@ export class DeliveryAgent {
     return this.#quarantineUnreadable(name, read.reason);
   }
 
-  async #applyResult(message: QueuedMessage, state: RetryState | undefined, result: DeliveryResult, probe: boolean): Promise<AttemptOutcome> {
+  async #applyResult(
+    message: QueuedMessage,
+    state: RetryState | undefined,
+    result: DeliveryResult,
+    context: { probe: boolean; since: Date | undefined },
+  ): Promise<AttemptOutcome> {
+    const { probe, since } = context;
     const recipients = message.envelope.recipients;
     if (result.kind === 'not-sent') {
       if (result.permanent) {
         const failed = everyRecipient(message, result.reply);
         return this.#toBadmail(message, state, 'the smart host refused the message permanently', failed, 'refused');
       }
-      return this.#recordFailure(message, state, result.reply, result.scope === 'host', { quiet: probe && result.scope === 'host' });
+      return this.#recordFailure(message, state, result.reply, result.scope === 'host', { quiet: probe && result.scope === 'host', since });
     }
 
     const { accepted, deferred, failed } = result;
@@ -148,7 +156,7 @@ export class DeliveryAgent {
       this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
     }
     const reply = deferred.length === 1 ? deferred[0]!.reply : deferred.map((d) => `<${d.recipient}> ${d.reply}`).join('; ');
-    return this.#recordFailure(remaining, state, reply, false, { perRecipient: deferred });
+    return this.#recordFailure(remaining, state, reply, false, { perRecipient: deferred, since });
   }
 
   async #recordFailure(

@@ -147,9 +147,11 @@ export class Scheduler {
     item.status = 'in-flight';
     const probe = this.#hostDown;
     const fresh = item.fresh;
+    const heldSince = fresh ? item.heldSince : undefined;
     item.fresh = false;
+    item.heldSince = undefined;
     const run = this.#options.agent
-      .attempt(name, { force, fresh, probe })
+      .attempt(name, { force, fresh, probe, heldSince })
       .then((outcome) => this.#settle(name, outcome, probe))
       .catch((err: unknown) => {
         // An unexpected local error (disk, permissions): keep the file, try again later, keep serving others.

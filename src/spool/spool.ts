@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { failpoint } from '../failpoints.js';
 import { CrlfNormalizer } from './crlf.js';
 import { errorCode, fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
-import { closeFile, createFile, statFile, syncFile, unlinkFile, writeAll, type Wait } from './file-ops.js';
+import { closeFile, createFile, renameFile, statFile, syncFile, unlinkFile, writeAll, type Wait } from './file-ops.js';
 import { envelopeOf, formatEnvelopeHead, readEnvelopeHead, type Envelope } from './eml-format.js';
 import { newMessageId } from './ids.js';
 import { prepareLayout, type MailrootLayout } from './layout.js';
@@ -506,7 +506,7 @@ export class Spool {
   async claimPickupFile(name: string): Promise<PickupClaim> {
     const id = newMessageId();
     const claimed = path.join(this.layout.sortTemp, id + PICKUP_CLAIM_SUFFIX);
-    await fsp.rename(path.join(this.layout.pickup, name), claimed);
+    await renameFile(path.join(this.layout.pickup, name), claimed);
     return { id, name, path: claimed };
   }
 
@@ -524,14 +524,14 @@ export class Spool {
    */
   async releaseClaim(claim: PickupClaim): Promise<void> {
     try {
-      await fsp.rm(claim.path, { force: true });
+      await unlinkIfPresent(claim.path);
       return;
     } catch {
       // try harder below
     }
     try {
       await fsp.chmod(claim.path, 0o666);
-      await fsp.rm(claim.path, { force: true });
+      await unlinkIfPresent(claim.path);
     } catch {
       await renameWithRetry(claim.path, path.join(this.layout.sortTemp, claim.id + PICKUP_DONE_SUFFIX));
     }
