@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { sendMail } from '../helpers/client.js';
+import { eventually, filesIn, relayPort, startRelay } from '../helpers/relay.js';
+import { Upstream } from '../helpers/upstream.js';
+
+/** A smart host that is up but out of service: it greets every connection with 421 and hangs up. */
+async function startRefusingHost(port = 0): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    socket.end('421 4.3.2 Service not available, closing transmission channel\r\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : port,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function onlyState(queue: string): Promise<{ name: string; text: string } | undefined> {
+  const [name] = await filesIn(queue, '.rtr');
+  if (!name) return undefined;
+  const text = await fs.readFile(path.join(queue, name), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : { name, text };
+}
+
+describe('probes before a message is due', () => {
+  it('leave its .rtr byte for byte as it was (host refusing with 421)', async () => {
+    const host = await startRefusingHost();
+    const port = host.port;
+    const relay = await startRelay({ smartHost: `127.0.0.1:${port}`, settings: { retry: ['60s'], probeInterval: '100ms' } });
+    let upstream: Upstream | undefined;
+    try {
+      const queue = relay.spool.layout.queue;
+      const { response } = await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['only@example.net'], subject: 'probe me' });
+      assert.match(response, /^250 /);
+      await eventually(async () => /^Attempts: 1\r$/m.test((await onlyState(queue))?.text ?? ''), 10_000, 'the first attempt recorded');
+      assert.ok(relay.scheduler.hostDown);
+      const before = (await onlyState(queue))!;
+      assert.match(before.text, /^Last-Reply: 421 /m);
+      const { mtimeMs } = await fs.stat(path.join(queue, before.name));
+      const connectionsBefore = host.connections();
+
+      // About 15 probes, every one carrying this message (it is the only one), each refused.
+      await sleep(1_500);
+      const probes = host.connections() - connectionsBefore;
+      assert.ok(probes >= 3, `the host was probed meanwhile (${probes} connections)`);
+      const after = (await onlyState(queue))!;
+      assert.equal(after.name, before.name);
+      assert.equal(after.text, before.text, 'the .rtr is unchanged: Attempts, Next-Attempt and Last-Reply as first recorded');
+      assert.equal((await fs.stat(path.join(queue, after.name))).mtimeMs, mtimeMs, 'and not rewritten');
+      assert.deepEqual(await filesIn(relay.spool.layout.sortTemp), [], 'no state file being written either');
+
+      // The host comes back on the same port: the next probe delivers the message, 58 s before it was due.
+      await host.close();
+      upstream = await new Upstream().start(port);
+      const [message] = await upstream.waitFor(1, 10_000);
+      assert.deepEqual(message!.to, ['only@example.net']);
+      await eventually(async () => (await filesIn(queue)).length === 0, 10_000, 'Queue to empty (no .eml, no .rtr)');
+      assert.equal(upstream.received.length, 1);
+    } finally {
+      await relay.stop();
+      await host.close();
+      await upstream?.stop();
+    }
+  });
+
+  it('leave its .rtr unchanged when the host is not listening at all', async () => {
+    const upstream = await new Upstream().start();
+    const port = upstream.port;
+    await upstream.stop();
+    const relay = await startRelay({ smartHost: `127.0.0.1:${port}`, settings: { retry: ['60s'], probeInterval: '100ms' } });
+    try {
+      const queue = relay.spool.layout.queue;
+      const { response } = await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['only@example.net'], subject: 'probe me' });
+      assert.match(response, /^250 /);
+      await eventually(async () => /^Attempts: 1\r$/m.test((await onlyState(queue))?.text ?? ''), 10_000, 'the first attempt recorded');
+      const before = (await onlyState(queue))!;
+      assert.match(before.text, /^Last-Reply: .*ECONNREFUSED/m);
+      await sleep(1_500);
+      assert.ok(relay.scheduler.hostDown);
+      assert.equal((await onlyState(queue))!.text, before.text, 'Attempts still 1, the rest as first recorded');
+
+      await upstream.start(port);
+      await upstream.waitFor(1, 10_000);
+      await eventually(async () => (await filesIn(queue)).length === 0, 10_000, 'Queue to empty (no .eml, no .rtr)');
+      assert.equal(upstream.received.length, 1);
+    } finally {
+      await relay.stop();
+      await upstream.stop();
+    }
+  });
+});
