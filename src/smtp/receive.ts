@@ -90,15 +90,17 @@ export function createDataHandler(ctx: ReceiveContext) {
     stream.pipe(guard);
 
     const helo = typeof session.hostNameAppearsAs === 'string' ? session.hostNameAppearsAs : undefined;
-    ctx.spool
-      .acceptTo(targets, guard, {
+    // smtp-server sends 354 only after this handler returns: start the spool's work (creating the file, inline
+    // for a lone client) a microtask later, so the client is already sending the message meanwhile.
+    Promise.resolve()
+      .then(() => ctx.spool.acceptTo(targets, guard, {
         prefix: (id) =>
           receivedHeader({ helo, clientIp: session.remoteAddress, byHost: ctx.hostname, protocol: session.transmissionType || 'SMTP', id }),
         verify: () => {
           const rejection = guard.rejection();
           return rejection ? new MessageRejectedError(rejection.text) : undefined;
         },
-      })
+      }))
       .then(({ id, size }) => {
         ctx.events.received({
           id,
