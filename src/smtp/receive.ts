@@ -25,6 +25,8 @@ export interface ReceiveContext {
   dataTimeout: number;
   /** Replies and closes the client's connection; false when the connection was not found. */
   closeSession: (session: SMTPServerSession, code: number, text: string) => boolean;
+  /** Client connections open now, on every listener. */
+  connectionCount: () => number;
 }
 
 /** The envelope as stored: domains in ASCII form (see withAsciiDomain), local parts exactly as sent. */
@@ -100,6 +102,9 @@ export function createDataHandler(ctx: ReceiveContext) {
           const rejection = guard.rejection();
           return rejection ? new MessageRejectedError(rejection.text) : undefined;
         },
+        // The only client connected (a CA sending one message after another): nobody else waits on the event
+        // loop, so the spool may make its disk waits there instead of in the thread pool.
+        inline: ctx.connectionCount() <= 1,
       }))
       .then(({ id, size }) => {
         ctx.events.received({

@@ -43,6 +43,11 @@ export interface AcceptOptions {
   prefix?: (id: string) => Buffer;
   /** Called once the message is written, before it is committed; an error aborts the accept. */
   verify?: () => Error | undefined;
+  /**
+   * Nothing else needs the event loop now: if no other accept is in progress either, create and fsync on the
+   * main thread (see file-ops.ts). Under concurrent load the thread pool keeps other sessions moving.
+   */
+  inline?: boolean;
 }
 
 /** Where acceptTo writes: Queue (for the smart host), Drop (local domains), or both. */
@@ -107,7 +112,7 @@ export class Spool {
   readonly #beingQueued = new Set<string>();
   /** Queue files removeDelivered() unlinked whose watch event has not been seen yet (see wasJustRemoved). */
   #justRemoved = new Set<string>();
-  /** Accepts in progress. A lone one creates and fsyncs on the main thread (see file-ops.ts). */
+  /** Accepts in progress: with another one running, no accept makes its disk waits inline (AcceptOptions). */
   #accepting = 0;
 
   private constructor(layout: MailrootLayout, lock: MailrootLock | undefined) {
@@ -217,7 +222,7 @@ export class Spool {
     if (files.length === 0) throw new Error('acceptTo needs a queue or a drop envelope');
     const queueName = id + QUEUE_SUFFIX;
     if (targets.queue) this.#beingQueued.add(queueName);
-    const wait: Wait = this.#accepting === 0 ? 'inline' : 'pool';
+    const wait: Wait = options.inline && this.#accepting === 0 ? 'inline' : 'pool';
     this.#accepting++;
     try {
       const size = await this.#writeAndCommit(id, files, body, options, wait);
