@@ -12,8 +12,10 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { pipeline, type Readable, type Transform } from 'node:stream';
 import { rfc5322Date } from '../mail/rfc5322-date.js';
+import { bufferStream } from '../spool/buffer-stream.js';
 import { CrlfNormalizer } from '../spool/crlf.js';
 import { errorCode } from '../spool/durable.js';
+import { closeFile, openExisting, readAt } from '../spool/file-ops.js';
 import { isMailrootFile, parseEnvelopeHead, type Envelope, type ParsedHead } from '../spool/eml-format.js';
 import { newMessageId } from '../spool/ids.js';
 import { MessageRejectedError, SpoolWriteError, type PickupClaim, type Spool } from '../spool/spool.js';
@@ -41,6 +43,12 @@ const MAX_HEAD_BYTES = 8 * 1024 * 1024;
 const CHUNK = 64 * 1024;
 /** Headers are usually a few KB: read the head in smaller steps. */
 const HEAD_CHUNK = 16 * 1024;
+/**
+ * A file up to this size is read once, whole, and both passes (head, then message) run over those bytes: two
+ * file streams per file, their reads and the errors thrown when the head pass stopped early cost more main-thread
+ * time than the message itself.
+ */
+const WHOLE_FILE_LIMIT = 256 * 1024;
 /** Errors reading a file that may pass: try again later rather than give up on the message. */
 const TRANSIENT_READ_CODES = new Set(['EBUSY', 'EMFILE', 'ENFILE', 'EAGAIN', 'EINTR', 'EIO']);
 
@@ -50,8 +58,8 @@ function chain(source: Readable, transforms: Transform[]): Readable {
   return pipeline([source, ...transforms], () => undefined) as unknown as Readable;
 }
 
-/** Resolves once the file is closed. Not once(): that rejects on the 'error' a failed pipeline emits first. */
-async function closed(stream: fs.ReadStream): Promise<void> {
+/** Resolves once the stream is closed. Not once(): that rejects on the 'error' a failed pipeline emits first. */
+async function closed(stream: Readable): Promise<void> {
   if (!stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
 }
 
@@ -71,8 +79,8 @@ interface Head {
  * Reads just enough of the file for its envelope lines and header section. The bytes gather in one buffer that
  * doubles as needed, and the search resumes where it stopped: a big file without a blank line costs O(n).
  */
-async function readHead(file: string, dots: boolean): Promise<Head | { bad: string }> {
-  const source = fs.createReadStream(file, { highWaterMark: HEAD_CHUNK });
+async function readHead(file: FileBytes, dots: boolean): Promise<Head | { bad: string }> {
+  const source = file.open(HEAD_CHUNK);
   const stream = chain(source, normalizing(dots));
   let buffer = Buffer.alloc(0);
   let length = 0;
@@ -103,8 +111,9 @@ async function readHead(file: string, dots: boolean): Promise<Head | { bad: stri
       }
       chunk.copy(buffer, length);
       length += chunk.length;
-      if (chunk.includes(0x0a)) {
-        // Only a new line end can complete a line, a header section or the envelope lines.
+      if (!file.whole && chunk.includes(0x0a)) {
+        // Only a new line end can complete a line, a header section or the envelope lines. (A file read whole
+        // is passed to the end, so that no stream is cut short.)
         const result = analyse(false);
         if (result !== 'need-more') return result;
       }
@@ -131,10 +140,40 @@ export async function ingest(claim: PickupClaim, ctx: IngestContext): Promise<In
   }
 }
 
+/** The claimed file's bytes as streams: from memory when it was small enough to read whole. */
+interface FileBytes {
+  whole: boolean;
+  open(chunkSize: number): Readable;
+}
+
+async function fileBytes(file: string, size: number): Promise<FileBytes> {
+  const bytes = size <= WHOLE_FILE_LIMIT ? await readWhole(file, size) : undefined;
+  if (bytes) return { whole: true, open: () => bufferStream(bytes) };
+  return { whole: false, open: (chunkSize) => fs.createReadStream(file, { highWaterMark: chunkSize }) };
+}
+
+/** The whole file, or undefined when it is longer than `size` (it grew since it was measured). */
+async function readWhole(file: string, size: number): Promise<Buffer | undefined> {
+  const fd = await openExisting(file);
+  try {
+    const buffer = Buffer.allocUnsafe(size + 1);
+    let length = 0;
+    for (;;) {
+      const bytesRead = await readAt(fd, buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) return buffer.subarray(0, length);
+      length += bytesRead;
+      if (length > size) return undefined;
+    }
+  } finally {
+    await closeFile(fd);
+  }
+}
+
 async function ingestFile(claim: PickupClaim, ctx: IngestContext): Promise<IngestOutcome> {
   const { size } = await fsp.stat(claim.path);
   if (size === 0) return { kind: 'bad', reason: 'the file is empty' };
-  const read = await readHead(claim.path, ctx.dotStuffed);
+  const file = await fileBytes(claim.path, size);
+  const read = await readHead(file, ctx.dotStuffed);
   if ('bad' in read) return { kind: 'bad', reason: read.bad };
   const { data, head, headerEnd } = read;
 
@@ -166,7 +205,7 @@ async function ingestFile(claim: PickupClaim, ctx: IngestContext): Promise<Inges
     return { kind: 'bad', reason: `the message is ${messageSize} bytes, larger than maxMessageSize (${ctx.maxMessageSize} bytes)`, envelope };
   }
 
-  const source = fs.createReadStream(claim.path, { highWaterMark: CHUNK });
+  const source = file.open(CHUNK);
   const steps = mailrootFile
     ? [new CrlfNormalizer(), new ReplacePrefix(expected, replacement), new SizeGuard(ctx.maxMessageSize)]
     : [...normalizing(ctx.dotStuffed), new ReplacePrefix(expected, replacement), new NulGuard(), new SizeGuard(ctx.maxMessageSize)];

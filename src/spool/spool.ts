@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { failpoint } from '../failpoints.js';
+import { bufferStream } from './buffer-stream.js';
 import { CrlfNormalizer } from './crlf.js';
 import { errorCode, fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
 import { closeFile, createFile, renameFile, statFile, syncFile, unlinkFile, writeAll, type Wait } from './file-ops.js';
@@ -601,13 +602,3 @@ class BatchedFileWriter extends Writable {
 }
 
 const BATCH_BYTES = 256 * 1024;
-
-/** A stream of one buffer, for code that takes a message as a stream. */
-function bufferStream(bytes: Buffer): Readable {
-  return new Readable({
-    read() {
-      this.push(bytes);
-      this.push(null);
-    },
-  });
-}
