@@ -25,7 +25,7 @@ export type AttemptOutcome =
 export interface AttemptOptions {
   /** Ignore the retry state's next attempt time (a probe, or the backlog after the host came back). */
   force?: boolean;
-  /** The spool has just queued it: there is no retry state to read. */
+  /** It has no .rtr (just queued, or listed without one): there is no retry state to read. */
   fresh?: boolean;
   /** Sent to find out whether the smart host, known to be down, is back: a failure is logged at debug. */
   probe?: boolean;

@@ -79,7 +79,7 @@ export class QueueWatcher {
       spool.forgetRemoved();
       const listing = await spool.listQueue();
       if (this.#stopped) return;
-      for (const name of listing.messages) scheduler.notify(name);
+      for (const name of listing.messages) scheduler.notify(name, !listing.withState.has(name));
       scheduler.retainOnly(new Set(listing.messages));
       for (const state of listing.orphanStates) await spool.removeState(state);
       this.#watch();

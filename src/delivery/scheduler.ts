@@ -6,8 +6,9 @@
 // of its own. The first success marks the host up and makes every message that was deferred because of the
 // host due at once, so the backlog drains without waiting out each timer.
 //
-// A message this relay queued during the outage is deferred in memory only, the first time: it has no .rtr, and
-// writing one (a durable write per message) halved the rate at which mail is accepted while the host is down.
+// A message without an .rtr (queued during the outage, or found without one at start-up) is deferred in memory
+// only, the first time: writing one (a durable write per message) halved the rate at which mail is accepted
+// while the host is down.
 // If it is still held after the first retry interval, the failure is recorded in its .rtr as for any other
 // message, dated from when it was first held, so expiry and the delay notice still come on time. A restart
 // forgets the in-memory deferral: the message is simply tried again.
@@ -26,7 +27,10 @@ interface Item {
   dueAt: number;
   /** Skip the .rtr next-attempt check: it is a probe, or its wait was cut short because the host came back. */
   force: boolean;
-  /** Queued a moment ago by this relay: it has no .rtr yet, so the first attempt need not look for one. */
+  /**
+   * It has no .rtr: queued a moment ago by this relay, or listed without one. Its first attempt need not look
+   * for one (after a restart, that lookup failed with ENOENT for every message of the backlog).
+   */
   fresh: boolean;
   /** When a fresh message was first held back because the host was down (see the top of this file). */
   heldSince?: number | undefined;
@@ -81,7 +85,7 @@ export class Scheduler {
     return this.#hostDown;
   }
 
-  /** A queue file exists (watch event, rescan, or start-up; `fresh` when the spool just wrote it). Unknown names become due now. */
+  /** A queue file exists (watch event, rescan, or start-up; `fresh`: it has no .rtr). Unknown names become due now. */
   notify(name: string, fresh = false): void {
     if (this.#stopped || this.#items.has(name)) return;
     this.#items.set(name, { status: 'ready', dueAt: 0, force: false, fresh });

@@ -84,6 +84,8 @@ export type ReadQueuedResult =
 
 export interface QueueListing {
   messages: string[];
+  /** The messages with an .rtr beside them; the others have never had a failed attempt recorded. */
+  withState: Set<string>;
   /** .rtr files whose message is gone (delivered elsewhere, or moved out by an operator). */
   orphanStates: string[];
 }
@@ -323,8 +325,9 @@ export class Spool {
       }
     }
     const orphanStates = [...states].filter((name) => !ids.has(name.slice(0, -STATE_SUFFIX.length)));
+    const withState = new Set(messages.filter((name) => states.has(idOf(name) + STATE_SUFFIX)));
     messages.sort(); // ids sort by arrival time: oldest first
-    return { messages, orphanStates };
+    return { messages, withState, orphanStates };
   }
 
   async readQueued(name: string): Promise<ReadQueuedResult> {

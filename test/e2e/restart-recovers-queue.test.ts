@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sendMail } from '../helpers/client.js';
-import { eventually, filesIn, relayPort, startRelay, tempMailroot } from '../helpers/relay.js';
+import { dropIntoQueue, eventually, filesIn, relayPort, startRelay, tempMailroot } from '../helpers/relay.js';
 import { Upstream } from '../helpers/upstream.js';
 
 describe('restart and hand-made queue files', () => {
@@ -26,6 +26,35 @@ describe('restart and hand-made queue files', () => {
       await eventually(async () => (await filesIn(path.join(mailroot, 'Queue'))).length === 0, 10_000, 'Queue to empty');
     } finally {
       await second.stop();
+      await upstream.stop();
+    }
+  });
+
+  it('at start-up, a message with an .rtr waits for its Next-Attempt; one without goes at once', async () => {
+    const upstream = await new Upstream().start();
+    const mailroot = await tempMailroot();
+    const queue = path.join(mailroot, 'Queue');
+    await fs.mkdir(queue, { recursive: true });
+    const body = (subject: string) => `From: a@example.com\r\nTo: b@example.net\r\nSubject: ${subject}\r\n\r\nbody\r\n`;
+    await dropIntoQueue(queue, '20261130T000000000Z-0001-aaaaaaaaaa.eml', 'a@example.com', ['b@example.net'], body('waits'));
+    await dropIntoQueue(queue, '20261130T000000000Z-0002-bbbbbbbbbb.eml', 'a@example.com', ['b@example.net'], body('goes'));
+    const now = Date.now();
+    const state =
+      `First-Queued: ${new Date(now - 60_000).toISOString()}\r\nFirst-Attempt: ${new Date(now - 60_000).toISOString()}\r\n` +
+      `Attempts: 1\r\nLast-Attempt: ${new Date(now - 60_000).toISOString()}\r\nNext-Attempt: ${new Date(now + 3_600_000).toISOString()}\r\n` +
+      'Host-Deferred: no\r\nDelay-Notified: no\r\nLast-Reply: 451 4.3.0 try again later\r\n';
+    const rtr = path.join(queue, '20261130T000000000Z-0001-aaaaaaaaaa.rtr');
+    await fs.writeFile(rtr, state);
+    const relay = await startRelay({ mailroot, smartHost: upstream.address });
+    try {
+      const [message] = await upstream.waitFor(1);
+      assert.match(message!.data.toString(), /Subject: goes/);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      assert.equal(upstream.received.length, 1, 'the message with a future Next-Attempt is not sent');
+      assert.equal(await fs.readFile(rtr, 'utf8'), state, 'its .rtr is left as it was');
+      assert.deepEqual(await filesIn(queue), ['20261130T000000000Z-0001-aaaaaaaaaa.eml', '20261130T000000000Z-0001-aaaaaaaaaa.rtr']);
+    } finally {
+      await relay.stop();
       await upstream.stop();
     }
   });
