@@ -12,6 +12,12 @@ import { QueueWatcher } from './delivery/queue-watcher.js';
 import { Scheduler } from './delivery/scheduler.js';
 import { SmartHostTransport } from './transport/smart-host.js';
 
+/**
+ * A smart host that answers 421, and local errors, are retried at the first retry interval, at most this long;
+ * a message held in memory during an outage is written to its .rtr after the same time.
+ */
+const SLOW_RETRY_CAP = 60_000;
+
 export class Relay {
   readonly config: Readonly<Config>;
   readonly spool: Spool;
@@ -53,7 +59,8 @@ export class Relay {
       agent,
       concurrency: config.concurrency,
       probeInterval: config.probeInterval,
-      firstRetry: config.retry[0]!,
+      slowRetry: Math.min(config.retry[0]!, SLOW_RETRY_CAP),
+      holdRecordDelay: Math.min(config.retry[0]!, SLOW_RETRY_CAP),
       hostDescription: this.#transport.description,
       log,
       events,

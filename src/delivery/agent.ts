@@ -20,7 +20,8 @@ export type AttemptOutcome =
   | { kind: 'gone' }
   /** Its retry state says it is not due yet. */
   | { kind: 'not-due'; at: Date }
-  | { kind: 'deferred'; retryAt: Date; hostDown: boolean; reply: string };
+  /** `recorded`: the failure is in its .rtr (false: a probe before its time, or a hold kept in memory). */
+  | { kind: 'deferred'; retryAt: Date; hostDown: boolean; reply: string; recorded: boolean };
 
 export interface AttemptOptions {
   /** Ignore the retry state's next attempt time (a probe, or the backlog after the host came back). */
@@ -71,10 +72,12 @@ export class DeliveryAgent {
     const { force = false, fresh = false, probe = false, heldSince } = options;
     const message = await this.#read(name);
     if ('kind' in message) return message;
-    const state = fresh ? undefined : await this.#spool.readRetryState(name);
+    const onDisk = fresh ? undefined : await this.#spool.readRetryState(name);
+    const state = onDisk ?? (heldSince === undefined ? undefined : this.#holdState(heldSince, 'held while the smart host was down'));
     const now = this.#now();
     const notDueUntil = state?.nextAttempt && state.nextAttempt > now ? state.nextAttempt : undefined;
-    if (!force && notDueUntil) return { kind: 'not-due', at: notDueUntil };
+    // Only a recorded schedule is waited for; a message comes out of a hold in memory only to be tried.
+    if (!force && onDisk && notDueUntil) return { kind: 'not-due', at: notDueUntil };
 
     const hops = await this.#countHops(message);
     if (hops > this.#maxHopCount) {
@@ -85,23 +88,54 @@ export class DeliveryAgent {
 
     const result = await this.#transport.deliver(message.envelope, () => this.#spool.openBody(message));
     if (probe && notDueUntil && result.kind === 'not-sent' && result.scope === 'host' && !result.permanent) {
-      // An extra try on the host's behalf, before this message's own time: its recorded schedule stands.
-      return { kind: 'deferred', retryAt: notDueUntil, hostDown: true, reply: result.reply };
+      // An extra try on the host's behalf, before this message's own time: its schedule stands. A hold is
+      // written down now, as it was (see #holdState); a recorded state is left as it is.
+      if (onDisk) return { kind: 'deferred', retryAt: notDueUntil, hostDown: true, reply: result.reply, recorded: false };
+      return this.#recordHold(message, { ...state!, lastReply: result.reply });
     }
-    return this.#applyResult(message, state, result, { probe, since: heldSince === undefined ? undefined : new Date(heldSince) });
+    return this.#applyResult(message, state, result, { probe, stateOnDisk: onDisk !== undefined });
   }
 
   /**
    * Records a failed attempt for a message that was not itself sent because the smart host is down (a probe
    * on its behalf just failed). Its schedule moves on exactly as if it had been tried. `heldSince` (epoch ms):
-   * it has no .rtr yet and has been held in memory since then, which is when its retry clock started.
+   * it has no .rtr and was held in memory from then (see #holdState): that hold is written down first.
    */
   async deferUnattempted(name: string, reply: string, heldSince?: number): Promise<AttemptOutcome> {
     const message = await this.#read(name);
     if ('kind' in message) return message;
-    const state = heldSince === undefined ? await this.#spool.readRetryState(name) : undefined;
-    const since = heldSince === undefined ? undefined : new Date(heldSince);
-    return this.#recordFailure(message, state, reply, true, { quiet: true, since });
+    if (heldSince !== undefined) {
+      const hold = this.#holdState(heldSince, reply);
+      if (hold.nextAttempt! > this.#now()) return this.#recordHold(message, hold);
+      return this.#recordFailure(message, hold, reply, true, { quiet: true });
+    }
+    const state = await this.#spool.readRetryState(name);
+    return this.#recordFailure(message, state, reply, true, { quiet: true });
+  }
+
+  /**
+   * A message held in memory while the host was down (Scheduler): that hold counts as its first failed attempt,
+   * at `heldSince`, and is written to its .rtr later (or never, if the host comes back first). This is the
+   * state it would have had, had it been written at once.
+   */
+  #holdState(heldSince: number, reply: string): RetryState {
+    const at = new Date(heldSince);
+    const decision = decideRetry(1, at, at, this.#policy);
+    return {
+      firstQueued: at,
+      firstAttempt: at,
+      attempts: 1,
+      lastAttempt: at,
+      nextAttempt: 'retryAt' in decision ? decision.retryAt : at,
+      hostDeferred: true,
+      delayNotified: false,
+      lastReply: reply,
+    };
+  }
+
+  async #recordHold(message: QueuedMessage, hold: RetryState): Promise<AttemptOutcome> {
+    await this.#spool.writeRetryState(message.name, hold);
+    return { kind: 'deferred', retryAt: hold.nextAttempt!, hostDown: true, reply: hold.lastReply, recorded: true };
   }
 
   /** The queued message, or the outcome when there is none to deliver (gone, or unreadable: to Badmail). */
@@ -116,22 +150,22 @@ export class DeliveryAgent {
     message: QueuedMessage,
     state: RetryState | undefined,
     result: DeliveryResult,
-    context: { probe: boolean; since: Date | undefined },
+    context: { probe: boolean; stateOnDisk: boolean },
   ): Promise<AttemptOutcome> {
-    const { probe, since } = context;
+    const { probe, stateOnDisk } = context;
     const recipients = message.envelope.recipients;
     if (result.kind === 'not-sent') {
       if (result.permanent) {
         const failed = everyRecipient(message, result.reply);
         return this.#toBadmail(message, state, 'the smart host refused the message permanently', failed, 'refused');
       }
-      return this.#recordFailure(message, state, result.reply, result.scope === 'host', { quiet: probe && result.scope === 'host', since });
+      return this.#recordFailure(message, state, result.reply, result.scope === 'host', { quiet: probe && result.scope === 'host' });
     }
 
     const { accepted, deferred, failed } = result;
     if (accepted.length > 0) failpoint('deliver-after-upstream-250');
     if (failed.length === 0 && deferred.length === 0) {
-      await this.#spool.removeDelivered(message, { hasState: state !== undefined });
+      await this.#spool.removeDelivered(message, { hasState: stateOnDisk });
       this.#events.attempt({ id: message.id, result: 'delivered', reply: result.reply, recipients: accepted });
       return { kind: 'delivered' };
     }
@@ -146,7 +180,7 @@ export class DeliveryAgent {
       this.#events.badmail({ id: message.id, reason: 'recipients refused', recipients: failed.map((f) => f.recipient) });
     }
     if (deferred.length === 0) {
-      await this.#spool.removeDelivered(message, { hasState: state !== undefined });
+      await this.#spool.removeDelivered(message, { hasState: stateOnDisk });
       this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
       return { kind: 'delivered' };
     }
@@ -156,7 +190,7 @@ export class DeliveryAgent {
       this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
     }
     const reply = deferred.length === 1 ? deferred[0]!.reply : deferred.map((d) => `<${d.recipient}> ${d.reply}`).join('; ');
-    return this.#recordFailure(remaining, state, reply, false, { perRecipient: deferred, since });
+    return this.#recordFailure(remaining, state, reply, false, { perRecipient: deferred });
   }
 
   async #recordFailure(
@@ -164,14 +198,17 @@ export class DeliveryAgent {
     previous: RetryState | undefined,
     reply: string,
     hostDown: boolean,
-    options: { perRecipient?: RecipientReply[]; quiet?: boolean; since?: Date | undefined } = {},
+    options: { perRecipient?: RecipientReply[]; quiet?: boolean } = {},
   ): Promise<AttemptOutcome> {
-    const { perRecipient, quiet = false, since } = options;
+    const { perRecipient, quiet = false } = options;
+    // No state known (a message listed without an .rtr): look once more before writing one, in case an operator
+    // has since moved its .rtr in. A cheap read next to the durable write that follows.
+    previous ??= await this.#spool.readRetryState(message.name);
     const now = this.#now();
     const state: RetryState = {
-      firstQueued: previous?.firstQueued ?? since ?? now,
-      firstAttempt: previous?.firstAttempt ?? since ?? now,
-      attempts: (previous?.attempts ?? 0) + (since ? 2 : 1),
+      firstQueued: previous?.firstQueued ?? now,
+      firstAttempt: previous?.firstAttempt ?? now,
+      attempts: (previous?.attempts ?? 0) + 1,
       lastAttempt: now,
       nextAttempt: undefined,
       hostDeferred: hostDown,
@@ -194,7 +231,7 @@ export class DeliveryAgent {
       await this.#spool.writeRetryState(message.name, state);
     }
     this.#events.attempt({ id: message.id, result: 'deferred', reply, attempts: state.attempts, nextAttemptAt: decision.retryAt }, { quiet });
-    return { kind: 'deferred', retryAt: decision.retryAt, hostDown, reply };
+    return { kind: 'deferred', retryAt: decision.retryAt, hostDown, reply, recorded: true };
   }
 
   async #countHops(message: QueuedMessage): Promise<number> {

@@ -48,7 +48,6 @@ export class QueueWatcher {
         const name = file?.toString();
         if (!name || !isQueueMessageName(name) || this.#options.scheduler.isKnown(name)) return;
         if (this.#options.spool.isBeingQueued(name)) return; // onQueued reports it, as fresh
-        if (this.#options.spool.wasJustRemoved(name)) return; // a delivered file's removal
         // 'rename' also reports removals (every delivered message): only a file that exists is news.
         fs.access(path.join(queueDir, name), (err) => {
           if (!err) this.#options.scheduler.notify(name);
@@ -76,11 +75,13 @@ export class QueueWatcher {
   async #scan(): Promise<void> {
     const { spool, scheduler, log } = this.#options;
     try {
-      spool.forgetRemoved();
+      const listedAt = Date.now();
       const listing = await spool.listQueue();
       if (this.#stopped) return;
-      for (const name of listing.messages) scheduler.notify(name, !listing.withState.has(name));
-      scheduler.retainOnly(new Set(listing.messages));
+      for (const name of listing.messages) {
+        if (!spool.isBeingQueued(name)) scheduler.notify(name, !listing.withState.has(name));
+      }
+      scheduler.retainOnly(new Set(listing.messages), listedAt);
       for (const state of listing.orphanStates) await spool.removeState(state);
       this.#watch();
     } catch (err) {

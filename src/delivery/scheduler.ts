@@ -6,12 +6,12 @@
 // of its own. The first success marks the host up and makes every message that was deferred because of the
 // host due at once, so the backlog drains without waiting out each timer.
 //
-// A message without an .rtr (queued during the outage, or found without one at start-up) is deferred in memory
-// only, the first time: writing one (a durable write per message) halved the rate at which mail is accepted
-// while the host is down.
-// If it is still held after the first retry interval, the failure is recorded in its .rtr as for any other
-// message, dated from when it was first held, so expiry and the delay notice still come on time. A restart
-// forgets the in-memory deferral: the message is simply tried again.
+// A message without an .rtr (queued during the outage, or found without one at start-up) is held in memory the
+// first time: writing an .rtr at once (a durable write per message) halved the rate at which mail is accepted
+// while the host is down. The hold counts as its first failed attempt; if the host is still down holdRecordDelay
+// later (the first retry interval, at most a minute), it is written to the .rtr as it was, dated from the hold,
+// so the retry schedule, expiry and the delay notice run as for any other message. A restart within that
+// minute forgets the hold: the message is tried again, its clock starting anew.
 import TinyQueue from 'tinyqueue';
 import type { Logger } from '../log/logger.js';
 import type { MailEvents } from '../log/mail-events.js';
@@ -34,6 +34,8 @@ interface Item {
   fresh: boolean;
   /** When a fresh message was first held back because the host was down (see the top of this file). */
   heldSince?: number | undefined;
+  /** When notify() first saw it: a listing that began earlier may not show it (see retainOnly). */
+  seenAt: number;
 }
 
 interface TimerEntry {
@@ -44,10 +46,16 @@ interface TimerEntry {
 export interface SchedulerOptions {
   agent: DeliveryAgent;
   concurrency: number;
-  /** How often the smart host is probed while it is down. */
+  /** How often the smart host is probed while it is down and not answering (refused, timed out). */
   probeInterval: number;
-  /** The first retry interval: how long a fresh message is held in memory before its deferral is recorded. */
-  firstRetry: number;
+  /**
+   * How often instead when it answers but refuses service (421): it is up and busy, so it is not asked 4 times a
+   * second. Also the wait after a local error (disk full, a file that cannot be removed), which must not repeat a
+   * delivery every probeInterval.
+   */
+  slowRetry: number;
+  /** How long a fresh message's hold stays in memory only before it is written to its .rtr. */
+  holdRecordDelay: number;
   hostDescription: string;
   log: Logger;
   events: MailEvents;
@@ -88,15 +96,18 @@ export class Scheduler {
   /** A queue file exists (watch event, rescan, or start-up; `fresh`: it has no .rtr). Unknown names become due now. */
   notify(name: string, fresh = false): void {
     if (this.#stopped || this.#items.has(name)) return;
-    this.#items.set(name, { status: 'ready', dueAt: 0, force: false, fresh });
+    this.#items.set(name, { status: 'ready', dueAt: 0, force: false, fresh, seenAt: Date.now() });
     this.#pushReady(name);
     this.#pump();
   }
 
-  /** Forgets names a full listing no longer shows (moved out by an operator), unless they are being worked on. */
-  retainOnly(present: Set<string>): void {
+  /**
+   * Forgets names a full listing no longer shows (moved out by an operator), unless they are being worked on or
+   * were reported after the listing began (`listedAt`): those may simply be missing from it.
+   */
+  retainOnly(present: Set<string>, listedAt: number): void {
     for (const [name, item] of this.#items) {
-      if (!present.has(name) && item.status !== 'in-flight') {
+      if (!present.has(name) && item.status !== 'in-flight' && item.seenAt < listedAt) {
         this.#items.delete(name);
         this.#hostDeferred.delete(name);
       }
@@ -152,15 +163,21 @@ export class Scheduler {
     const probe = this.#hostDown;
     const fresh = item.fresh;
     const heldSince = fresh ? item.heldSince : undefined;
-    item.fresh = false;
-    item.heldSince = undefined;
     const run = this.#options.agent
       .attempt(name, { force, fresh, probe, heldSince })
-      .then((outcome) => this.#settle(name, outcome, probe))
+      .then((outcome) => {
+        // Once a failure is recorded the message has an .rtr; an unrecorded deferral (a probe before its time)
+        // keeps the hold as it was.
+        if (!(outcome.kind === 'deferred' && !outcome.recorded)) {
+          item.fresh = false;
+          item.heldSince = undefined;
+        }
+        this.#settle(name, outcome, probe);
+      })
       .catch((err: unknown) => {
         // An unexpected local error (disk, permissions): keep the file, try again later, keep serving others.
         this.#options.log.error('delivery attempt failed locally', { name, error: (err as Error).message });
-        this.#wait(name, Date.now() + this.#options.probeInterval, false);
+        this.#wait(name, Date.now() + this.#options.slowRetry, false);
       })
       .finally(() => {
         this.#inFlight.delete(run);
@@ -230,7 +247,9 @@ export class Scheduler {
   #markHostDown(reply: string, probe: boolean): void {
     const wasDown = this.#hostDown;
     this.#hostDown = true;
-    this.#nextProbeAt = Date.now() + this.#options.probeInterval;
+    // An SMTP reply (421 and the like) means the host is there and refusing service: ask less often.
+    const answered = /^\d{3}[ -]/.test(reply);
+    this.#nextProbeAt = Date.now() + (answered ? this.#options.slowRetry : this.#options.probeInterval);
     if (!wasDown) this.#options.events.hostState({ host: this.#options.hostDescription, up: false, reply });
     if (probe || wasDown) void this.#deferHeld(reply);
     this.#armProbe();
@@ -251,17 +270,20 @@ export class Scheduler {
         if (!item || item.status !== 'ready') continue;
         if (item.fresh && item.heldSince === undefined) {
           item.heldSince = Date.now();
-          this.#settleHeld(name, { kind: 'deferred', retryAt: new Date(item.heldSince + this.#options.firstRetry), hostDown: true, reply });
+          const retryAt = new Date(item.heldSince + this.#options.holdRecordDelay);
+          this.#settleHeld(name, { kind: 'deferred', retryAt, hostDown: true, reply, recorded: false });
           continue;
         }
         item.status = 'in-flight';
         const heldSince = item.fresh ? item.heldSince : undefined;
-        item.fresh = false;
         try {
-          this.#settleHeld(name, await this.#options.agent.deferUnattempted(name, reply, heldSince));
+          const outcome = await this.#options.agent.deferUnattempted(name, reply, heldSince);
+          item.fresh = false;
+          item.heldSince = undefined;
+          this.#settleHeld(name, outcome);
         } catch (err) {
           this.#options.log.error('cannot record deferral', { name, error: (err as Error).message });
-          this.#wait(name, Date.now() + this.#options.probeInterval, false);
+          this.#wait(name, Date.now() + this.#options.slowRetry, false);
         }
       }
     };

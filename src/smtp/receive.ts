@@ -102,9 +102,9 @@ export function createDataHandler(ctx: ReceiveContext) {
           const rejection = guard.rejection();
           return rejection ? new MessageRejectedError(rejection.text) : undefined;
         },
-        // The only client connected (a CA sending one message after another): nobody else waits on the event
-        // loop, so the spool may make its disk waits there instead of in the thread pool.
-        inline: ctx.connectionCount() <= 1,
+        // The only client connected (a CA sending one message after another): no other client waits on the
+        // event loop, so the spool may make its short disk waits there instead of in the thread pool.
+        inline: () => ctx.connectionCount() <= 1,
       }))
       .then(({ id, size }) => {
         ctx.events.received({

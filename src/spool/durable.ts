@@ -95,7 +95,10 @@ export async function renameWithRetry(from: string, to: string, attempts = 6): P
   }
 }
 
-/** Writes a small file durably: temp file in tempDir, fsync, rename to target, fsync the target's directory. */
+/**
+ * Writes a small file durably: temp file, fsync, rename to target. The target's folder is not fsynced here;
+ * callers that need the new name itself to survive a power cut call fsyncDir.
+ */
 export async function writeFileDurably(tempPath: string, target: string, data: string | Buffer): Promise<void> {
   const fd = await createFile(tempPath, false);
   try {

@@ -14,6 +14,8 @@
 // another, the usual case for mailroot) may pass wait = 'inline' to create and fsync on the main thread too:
 // it saves three thread hand-offs, whose wake-ups on a virtual machine made up most of the accept latency.
 //
+// The mailroot must be on a local filesystem: an inline call on a network mount that stalls stalls the relay.
+//
 // On Windows every call goes through the thread pool: closing a newly written file there can wait for a virus
 // scanner's on-close scan, which must not stall every SMTP session.
 import fs from 'node:fs';

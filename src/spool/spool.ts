@@ -9,7 +9,7 @@ import { failpoint } from '../failpoints.js';
 import { bufferStream } from './buffer-stream.js';
 import { CrlfNormalizer } from './crlf.js';
 import { errorCode, fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
-import { closeFile, createFile, renameFile, statFile, syncFile, unlinkFile, writeAll, type Wait } from './file-ops.js';
+import { closeFile, createFile, openExisting, readAt, renameFile, statFile, syncFile, unlinkFile, writeAll, type Wait } from './file-ops.js';
 import { envelopeOf, formatEnvelopeHead, readEnvelopeHead, type Envelope } from './eml-format.js';
 import { newMessageId } from './ids.js';
 import { prepareLayout, type MailrootLayout } from './layout.js';
@@ -45,11 +45,15 @@ export interface AcceptOptions {
   /** Called once the message is written, before it is committed; an error aborts the accept. */
   verify?: () => Error | undefined;
   /**
-   * Nothing else needs the event loop now: if no other accept is in progress either, create and fsync on the
-   * main thread (see file-ops.ts). Under concurrent load the thread pool keeps other sessions moving.
+   * Asked when the file is created and again before it is fsynced: true when no other client is waiting on the
+   * event loop. If no other accept is in progress either, and the message is small (INLINE_SYNC_MAX), that step
+   * is made on the main thread (see file-ops.ts). Deliveries and Pickup wait for it then: one small fsync.
    */
-  inline?: boolean;
+  inline?: () => boolean;
 }
+
+/** A lone client's message up to this size is fsynced on the main thread; a larger one in the thread pool. */
+const INLINE_SYNC_MAX = 256 * 1024;
 
 /** Where acceptTo writes: Queue (for the smart host), Drop (local domains), or both. */
 export interface AcceptTargets {
@@ -113,9 +117,7 @@ export class Spool {
   readonly #queuedListeners: Array<(name: string) => void> = [];
   /** Queue names accept() is committing: renamed in, onQueued listeners not yet told. */
   readonly #beingQueued = new Set<string>();
-  /** Queue files removeDelivered() unlinked whose watch event has not been seen yet (see wasJustRemoved). */
-  #justRemoved = new Set<string>();
-  /** Accepts in progress: with another one running, no accept makes its disk waits inline (AcceptOptions). */
+  /** Accepts in progress (this one included): with another one running, none waits inline (AcceptOptions). */
   #accepting = 0;
 
   private constructor(layout: MailrootLayout, lock: MailrootLock | undefined) {
@@ -169,18 +171,6 @@ export class Spool {
     return this.#beingQueued.has(name);
   }
 
-  /**
-   * True (once) for a Queue file removeDelivered() just unlinked: its watch event is that removal, not news.
-   * `forgetRemoved` drops the names whose events never came (call it after a full listing).
-   */
-  wasJustRemoved(name: string): boolean {
-    return this.#justRemoved.delete(name);
-  }
-
-  forgetRemoved(): void {
-    this.#justRemoved = new Set();
-  }
-
   queuePath(name: string): string {
     return path.join(this.layout.queue, name);
   }
@@ -225,10 +215,9 @@ export class Spool {
     if (files.length === 0) throw new Error('acceptTo needs a queue or a drop envelope');
     const queueName = id + QUEUE_SUFFIX;
     if (targets.queue) this.#beingQueued.add(queueName);
-    const wait: Wait = options.inline && this.#accepting === 0 ? 'inline' : 'pool';
     this.#accepting++;
     try {
-      const size = await this.#writeAndCommit(id, files, body, options, wait);
+      const size = await this.#writeAndCommit(id, files, body, options);
       failpoint('accept-after-rename');
       if (targets.queue) for (const listener of this.#queuedListeners) listener(queueName);
       return { id, size };
@@ -239,14 +228,16 @@ export class Spool {
   }
 
   /** The durable path for acceptTo's files; returns the size of the last one. */
-  async #writeAndCommit(id: string, files: PendingFile[], body: Readable, options: AcceptOptions, wait: Wait): Promise<number> {
+  async #writeAndCommit(id: string, files: PendingFile[], body: Readable, options: AcceptOptions): Promise<number> {
     const committed: string[] = [];
     let size = 0;
+    const wait = (bytes: number): Wait =>
+      bytes <= INLINE_SYNC_MAX && this.#accepting === 1 && options.inline?.() === true ? 'inline' : 'pool';
     try {
       const prefix = options.prefix?.(id) ?? Buffer.alloc(0);
       const writes: BatchTarget[] = [];
       for (const file of files) {
-        file.fd = await this.#openNew(file.temp, wait);
+        file.fd = await this.#openNew(file.temp, wait(0));
         const head = Buffer.concat([formatEnvelopeHead(file.envelope), prefix]);
         size = head.length;
         writes.push({ fd: file.fd, head });
@@ -257,7 +248,8 @@ export class Spool {
       const rejection = options.verify?.();
       if (rejection) throw rejection;
       failpoint('accept-after-write');
-      await Promise.all(files.map((file) => syncFile(file.fd!, wait)));
+      const syncWait = wait(size);
+      await Promise.all(files.map((file) => syncFile(file.fd!, syncWait)));
       for (const file of files) {
         const fd = file.fd!;
         file.fd = undefined;
@@ -279,7 +271,7 @@ export class Spool {
       throw new SpoolWriteError(`cannot write message to the spool: ${(err as Error).message}`, err);
     }
     try {
-      for (const file of files) await fsyncDir(file.dir, wait);
+      for (const file of files) await fsyncDir(file.dir, wait(0));
     } catch (err) {
       // The files are complete but their directory entries may not survive a power loss. Withdraw them and
       // answer 4xx: the client still holds the message and sends it again, so it is neither lost nor duplicated.
@@ -359,8 +351,8 @@ export class Spool {
   }
 
   /**
-   * The message bytes after the envelope lines, streamed from disk. Reads are sized to the message (64 KB at
-   * most): each read allocates a buffer of the full high-water mark, so a fixed 64 KB cost 128 KB of garbage for a
+   * The message bytes after the envelope lines: the bytes read with them when that was the whole message (most
+   * are), else streamed from disk. Reads are sized to the message (64 KB at most): each read allocates a buffer of the full high-water mark, so a fixed 64 KB cost 128 KB of garbage for a
    * 4 KB message, and the collector's threads spent more CPU on that than the delivery itself.
    */
   openBody(message: QueuedMessage): Readable {
@@ -372,21 +364,21 @@ export class Spool {
 
   /** Up to `limit` bytes of the message after the envelope lines; `complete` when that is all of it. */
   async readMessageStart(message: QueuedMessage, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
-    const handle = await fsp.open(message.path, 'r');
+    const fd = await openExisting(message.path);
     try {
       // Sized to the message (plus one byte to tell "complete" from "cut"): most are a few KB, and a fresh
       // zero-filled 256 KB per delivery was the relay's largest source of garbage.
       const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(limit + 1, message.size - message.bodyOffset + 1)));
       let length = 0;
       for (;;) {
-        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, message.bodyOffset + length);
+        const bytesRead = await readAt(fd, buffer, length, buffer.length - length, message.bodyOffset + length);
         if (bytesRead === 0) break;
         length += bytesRead;
         if (length === buffer.length) break;
       }
       return length > limit ? { bytes: buffer.subarray(0, limit), complete: false } : { bytes: buffer.subarray(0, length), complete: true };
     } finally {
-      await handle.close();
+      await closeFile(fd);
     }
   }
 
@@ -419,7 +411,6 @@ export class Spool {
   async removeDelivered(message: QueuedMessage, options: { hasState: boolean } = { hasState: true }): Promise<void> {
     const current = await statFile(message.path).catch(() => undefined);
     if (current && current.ino !== message.ino) return;
-    this.#justRemoved.add(message.name);
     await unlinkIfPresent(message.path);
     if (options.hasState) await unlinkIfPresent(this.#statePath(message.name));
   }
