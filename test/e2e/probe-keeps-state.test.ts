@@ -8,8 +8,8 @@ import { sendMail } from '../helpers/client.js';
 import { eventually, filesIn, relayPort, startRelay } from '../helpers/relay.js';
 import { Upstream } from '../helpers/upstream.js';
 
-/** A smart host that is up but out of service: it greets every connection with 421 and hangs up. */
-async function startRefusingHost(port = 0): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+/** A smart host that is up but out of service: it greets every connection with 421 (after `delayMs`) and hangs up. */
+async function startRefusingHost(port = 0, delayMs = 0): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
   let connections = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -17,7 +17,9 @@ async function startRefusingHost(port = 0): Promise<{ port: number; connections:
     sockets.add(socket);
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
-    socket.end('421 4.3.2 Service not available, closing transmission channel\r\n');
+    const refuse = () => socket.end('421 4.3.2 Service not available, closing transmission channel\r\n');
+    if (delayMs > 0) setTimeout(refuse, delayMs).unref();
+    else refuse();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -121,6 +123,33 @@ describe('probes before a message is due', () => {
     } finally {
       await relay.stop();
       await upstream.stop();
+    }
+  });
+});
+
+describe('a local error in delivery', () => {
+  it('is retried after the first retry interval, not every probeInterval', async () => {
+    // The host answers only after 500 ms: time to make SortTemp unusable before the first attempt ends, so that
+    // recording its failure is a local error (a file named SortTemp: no temp file can be created).
+    const host = await startRefusingHost(0, 500);
+    const relay = await startRelay({ smartHost: `127.0.0.1:${host.port}`, settings: { retry: ['5s'], probeInterval: '100ms' } });
+    const sortTemp = relay.spool.layout.sortTemp;
+    try {
+      const { response } = await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['only@example.net'], subject: 'stuck' });
+      assert.match(response, /^250 /);
+      await fs.rm(sortTemp, { recursive: true, force: true });
+      await fs.writeFile(sortTemp, 'not a folder');
+      await eventually(() => host.connections() >= 1, 5_000, 'the first attempt');
+      await sleep(2_500);
+      const attempts = host.connections();
+      assert.ok(attempts <= 2, `${attempts} attempts in 2.5 s (every probeInterval would be about 10 with this host)`);
+      assert.equal((await filesIn(relay.spool.layout.queue, '.eml')).length, 1, 'the message is still queued');
+      assert.equal((await filesIn(relay.spool.layout.queue, '.rtr')).length, 0, 'no failure could be recorded');
+    } finally {
+      await fs.rm(sortTemp, { force: true });
+      await fs.mkdir(sortTemp, { recursive: true });
+      await relay.stop();
+      await host.close();
     }
   });
 });
