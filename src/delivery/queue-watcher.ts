@@ -46,7 +46,9 @@ export class QueueWatcher {
       const queueDir = this.#options.spool.layout.queue;
       this.#watcher = fs.watch(queueDir, { persistent: false }, (_event, file) => {
         const name = file?.toString();
-        if (!name || !isQueueMessageName(name) || this.#options.scheduler.isKnown(name)) return;
+        if (!name || !isQueueMessageName(name)) return;
+        if (this.#options.spool.takeRemoved(name)) return; // a delivered file's removal (checked first: see takeRemoved)
+        if (this.#options.scheduler.isKnown(name)) return;
         if (this.#options.spool.isBeingQueued(name)) return; // onQueued reports it, as fresh
         // 'rename' also reports removals (every delivered message): only a file that exists is news.
         fs.access(path.join(queueDir, name), (err) => {
@@ -76,6 +78,7 @@ export class QueueWatcher {
     const { spool, scheduler, log } = this.#options;
     try {
       const listedAt = Date.now();
+      spool.forgetRemoved();
       const listing = await spool.listQueue();
       if (this.#stopped) return;
       for (const name of listing.messages) {

@@ -117,6 +117,8 @@ export class Spool {
   readonly #queuedListeners: Array<(name: string) => void> = [];
   /** Queue names accept() is committing: renamed in, onQueued listeners not yet told. */
   readonly #beingQueued = new Set<string>();
+  /** Queue files removeDelivered() unlinked whose removal watch event has not been seen yet (takeRemoved). */
+  #removed = new Set<string>();
   /** Accepts in progress (this one included): with another one running, none waits inline (AcceptOptions). */
   #accepting = 0;
 
@@ -169,6 +171,19 @@ export class Spool {
   /** True while accept() is committing this Queue file: a watcher need not report it, onQueued will. */
   isBeingQueued(name: string): boolean {
     return this.#beingQueued.has(name);
+  }
+
+  /**
+   * True, once, for a Queue file removeDelivered() unlinked: its watch event is that removal, not news. Two in
+   * three of those events came after the scheduler had forgotten the name, each costing an access() in the
+   * thread pool. `forgetRemoved` drops names whose event never came (after a full listing).
+   */
+  takeRemoved(name: string): boolean {
+    return this.#removed.delete(name);
+  }
+
+  forgetRemoved(): void {
+    this.#removed.clear();
   }
 
   queuePath(name: string): string {
@@ -411,6 +426,7 @@ export class Spool {
   async removeDelivered(message: QueuedMessage, options: { hasState: boolean } = { hasState: true }): Promise<void> {
     const current = await statFile(message.path).catch(() => undefined);
     if (current && current.ino !== message.ino) return;
+    this.#removed.add(message.name);
     await unlinkIfPresent(message.path);
     if (options.hasState) await unlinkIfPresent(this.#statePath(message.name));
   }
