@@ -3,16 +3,17 @@
 // A trip through libuv's thread pool costs the main thread a queue, a thread wake-up and a completion callback,
 // 30-50 us of CPU on the 2-core development VM: more than most of these calls cost when simply made. So on
 // Linux and other POSIX systems the calls that only touch memory (a write of a few KB into the page cache,
-// close, rename, stat, opening a folder) run inline on the main thread. The ones that can wait go to the thread
+// close, rename, stat, statfs, opening a folder) run inline on the main thread. The ones that can wait go to the thread
 // pool: fsync waits for the disk; creating a file and unlinking one can wait for the filesystem's journal
 // (create: 0.1-0.3 ms measured right after an fsync; unlink inline took 20 % of the main thread in scenario 1);
 // opening and reading a file already on disk may wait for the disk (a cold backlog after a reboot). Measured
 // (create + write 4 KiB + fsync + close + rename + folder fsync, 20 at a time): 90-100 us of main-thread CPU per
 // cycle all in the pool, 35-50 us this way.
 //
-// A caller that knows nothing else is waiting for the event loop (a lone SMTP client sending one message after
-// another, the usual case for mailroot) may pass wait = 'inline' to create and fsync on the main thread too:
-// it saves three thread hand-offs, whose wake-ups on a virtual machine made up most of the accept latency.
+// A caller that knows no other client is waiting (a lone SMTP client sending one small message after another,
+// the usual case for mailroot; see Spool.acceptTo) may pass wait = 'inline' to create and fsync on the main
+// thread too: it saves three thread hand-offs, whose wake-ups on a virtual machine made up most of the accept
+// latency. Deliveries and Pickup wait for that one fsync meanwhile.
 //
 // The mailroot must be on a local filesystem: an inline call on a network mount that stalls stalls the relay.
 //
