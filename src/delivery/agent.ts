@@ -93,7 +93,7 @@ export class DeliveryAgent {
       if (onDisk) return { kind: 'deferred', retryAt: notDueUntil, hostDown: true, reply: result.reply, recorded: false };
       return this.#recordHold(message, { ...state!, lastReply: result.reply });
     }
-    return this.#applyResult(message, state, result, { probe, stateOnDisk: onDisk !== undefined });
+    return this.#applyResult(message, state, result, { probe, fresh, stateOnDisk: onDisk !== undefined });
   }
 
   /**
@@ -150,16 +150,16 @@ export class DeliveryAgent {
     message: QueuedMessage,
     state: RetryState | undefined,
     result: DeliveryResult,
-    context: { probe: boolean; stateOnDisk: boolean },
+    context: { probe: boolean; fresh: boolean; stateOnDisk: boolean },
   ): Promise<AttemptOutcome> {
-    const { probe, stateOnDisk } = context;
+    const { probe, fresh, stateOnDisk } = context;
     const recipients = message.envelope.recipients;
     if (result.kind === 'not-sent') {
       if (result.permanent) {
         const failed = everyRecipient(message, result.reply);
         return this.#toBadmail(message, state, 'the smart host refused the message permanently', failed, 'refused');
       }
-      return this.#recordFailure(message, state, result.reply, result.scope === 'host', { quiet: probe && result.scope === 'host' });
+      return this.#recordFailure(message, state, result.reply, result.scope === 'host', { quiet: probe && result.scope === 'host', unread: fresh });
     }
 
     const { accepted, deferred, failed } = result;
@@ -190,7 +190,7 @@ export class DeliveryAgent {
       this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
     }
     const reply = deferred.length === 1 ? deferred[0]!.reply : deferred.map((d) => `<${d.recipient}> ${d.reply}`).join('; ');
-    return this.#recordFailure(remaining, state, reply, false, { perRecipient: deferred });
+    return this.#recordFailure(remaining, state, reply, false, { perRecipient: deferred, unread: fresh });
   }
 
   async #recordFailure(
@@ -198,12 +198,12 @@ export class DeliveryAgent {
     previous: RetryState | undefined,
     reply: string,
     hostDown: boolean,
-    options: { perRecipient?: RecipientReply[]; quiet?: boolean } = {},
+    options: { perRecipient?: RecipientReply[]; quiet?: boolean; unread?: boolean } = {},
   ): Promise<AttemptOutcome> {
-    const { perRecipient, quiet = false } = options;
-    // No state known (a message listed without an .rtr): look once more before writing one, in case an operator
-    // has since moved its .rtr in. A cheap read next to the durable write that follows.
-    previous ??= await this.#spool.readRetryState(message.name);
+    const { perRecipient, quiet = false, unread = false } = options;
+    // `unread`: the attempt skipped the .rtr lookup (the message was listed without one). Look before writing
+    // one, in case an operator has since moved its .rtr in: a cheap read next to the durable write that follows.
+    if (unread) previous ??= await this.#spool.readRetryState(message.name);
     const now = this.#now();
     const state: RetryState = {
       firstQueued: previous?.firstQueued ?? now,

@@ -161,17 +161,10 @@ export class Scheduler {
   #start(name: string, item: Item, force: boolean): void {
     item.status = 'in-flight';
     const probe = this.#hostDown;
-    const fresh = item.fresh;
-    const heldSince = fresh ? item.heldSince : undefined;
     const run = this.#options.agent
-      .attempt(name, { force, fresh, probe, heldSince })
+      .attempt(name, { force, fresh: item.fresh, probe, heldSince: item.heldSince })
       .then((outcome) => {
-        // Once a failure is recorded the message has an .rtr; an unrecorded deferral (a probe before its time)
-        // keeps the hold as it was.
-        if (!(outcome.kind === 'deferred' && !outcome.recorded)) {
-          item.fresh = false;
-          item.heldSince = undefined;
-        }
+        this.#noteRecorded(item, outcome);
         this.#settle(name, outcome, probe);
       })
       .catch((err: unknown) => {
@@ -184,6 +177,16 @@ export class Scheduler {
         this.#pump();
       });
     this.#inFlight.add(run);
+  }
+
+  /**
+   * Once an attempt's outcome is written down (an .rtr, or the file is gone), the message is no longer fresh
+   * and its hold is over; an unrecorded deferral (a probe before its time) keeps both as they were.
+   */
+  #noteRecorded(item: Item, outcome: AttemptOutcome): void {
+    if (outcome.kind === 'deferred' && !outcome.recorded) return;
+    item.fresh = false;
+    item.heldSince = undefined;
   }
 
   #settle(name: string, outcome: AttemptOutcome, probe: boolean): void {
@@ -275,11 +278,9 @@ export class Scheduler {
           continue;
         }
         item.status = 'in-flight';
-        const heldSince = item.fresh ? item.heldSince : undefined;
         try {
-          const outcome = await this.#options.agent.deferUnattempted(name, reply, heldSince);
-          item.fresh = false;
-          item.heldSince = undefined;
+          const outcome = await this.#options.agent.deferUnattempted(name, reply, item.heldSince);
+          this.#noteRecorded(item, outcome);
           this.#settleHeld(name, outcome);
         } catch (err) {
           this.#options.log.error('cannot record deferral', { name, error: (err as Error).message });
