@@ -15,7 +15,7 @@ import { rfc5322Date } from '../mail/rfc5322-date.js';
 import { bufferStream } from '../spool/buffer-stream.js';
 import { CrlfNormalizer } from '../spool/crlf.js';
 import { errorCode } from '../spool/durable.js';
-import { closeFile, openExisting, readAt } from '../spool/file-ops.js';
+import { readFileRange } from '../spool/file-ops.js';
 import { isMailrootFile, parseEnvelopeHead, type Envelope, type ParsedHead } from '../spool/eml-format.js';
 import { newMessageId } from '../spool/ids.js';
 import { MessageRejectedError, SpoolWriteError, type PickupClaim, type Spool } from '../spool/spool.js';
@@ -154,19 +154,8 @@ async function fileBytes(file: string, size: number): Promise<FileBytes> {
 
 /** The whole file, or undefined when it is longer than `size` (it grew since it was measured). */
 async function readWhole(file: string, size: number): Promise<Buffer | undefined> {
-  const fd = await openExisting(file);
-  try {
-    const buffer = Buffer.allocUnsafe(size + 1);
-    let length = 0;
-    for (;;) {
-      const bytesRead = await readAt(fd, buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) return buffer.subarray(0, length);
-      length += bytesRead;
-      if (length > size) return undefined;
-    }
-  } finally {
-    await closeFile(fd);
-  }
+  const bytes = await readFileRange(file, 0, size + 1);
+  return bytes.length > size ? undefined : bytes;
 }
 
 async function ingestFile(claim: PickupClaim, ctx: IngestContext): Promise<IngestOutcome> {

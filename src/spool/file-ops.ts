@@ -81,6 +81,26 @@ export async function readAt(fd: number, buffer: Buffer, offset: number, length:
   return bytesRead;
 }
 
+/**
+ * Up to `length` bytes of a file on disk from `position` (fewer at its end), in a buffer sized to `length`: a
+ * caller asking for one byte more than it expects learns whether the file is longer.
+ */
+export async function readFileRange(file: string, position: number, length: number): Promise<Buffer> {
+  const fd = await openExisting(file);
+  try {
+    const buffer = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const bytesRead = await readAt(fd, buffer, filled, length - filled, position + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    await closeFile(fd);
+  }
+}
+
 /** The open file's size and identity; its inode was read when it was opened. */
 export function fstatFile(fd: number): Promise<fs.Stats> {
   return call(

@@ -9,7 +9,7 @@ import { failpoint } from '../failpoints.js';
 import { bufferStream } from './buffer-stream.js';
 import { CrlfNormalizer } from './crlf.js';
 import { errorCode, fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
-import { closeFile, createFile, openExisting, readAt, renameFile, statFile, syncFile, unlinkFile, writeAll, type Wait } from './file-ops.js';
+import { closeFile, createFile, readFileRange, renameFile, statFile, syncFile, unlinkFile, writeAll, type Wait } from './file-ops.js';
 import { envelopeOf, formatEnvelopeHead, readEnvelopeHead, type Envelope } from './eml-format.js';
 import { newMessageId } from './ids.js';
 import { prepareLayout, type MailrootLayout } from './layout.js';
@@ -379,22 +379,11 @@ export class Spool {
 
   /** Up to `limit` bytes of the message after the envelope lines; `complete` when that is all of it. */
   async readMessageStart(message: QueuedMessage, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
-    const fd = await openExisting(message.path);
-    try {
-      // Sized to the message (plus one byte to tell "complete" from "cut"): most are a few KB, and a fresh
-      // zero-filled 256 KB per delivery was the relay's largest source of garbage.
-      const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(limit + 1, message.size - message.bodyOffset + 1)));
-      let length = 0;
-      for (;;) {
-        const bytesRead = await readAt(fd, buffer, length, buffer.length - length, message.bodyOffset + length);
-        if (bytesRead === 0) break;
-        length += bytesRead;
-        if (length === buffer.length) break;
-      }
-      return length > limit ? { bytes: buffer.subarray(0, limit), complete: false } : { bytes: buffer.subarray(0, length), complete: true };
-    } finally {
-      await closeFile(fd);
-    }
+    // Sized to the message (plus one byte to tell "complete" from "cut"): most are a few KB, and a fresh
+    // zero-filled 256 KB per delivery was the relay's largest source of garbage.
+    const length = Math.max(1, Math.min(limit + 1, message.size - message.bodyOffset + 1));
+    const bytes = await readFileRange(message.path, message.bodyOffset, length);
+    return bytes.length > limit ? { bytes: bytes.subarray(0, limit), complete: false } : { bytes, complete: true };
   }
 
   async readRetryState(name: string): Promise<RetryState | undefined> {
@@ -412,7 +401,7 @@ export class Spool {
   }
 
   async removeState(stateFileName: string): Promise<void> {
-    await fsp.rm(path.join(this.layout.queue, stateFileName), { force: true });
+    await unlinkIfPresent(path.join(this.layout.queue, stateFileName));
   }
 
   /**
@@ -496,7 +485,7 @@ export class Spool {
       await renameWithRetry(temp, badFile);
     } else {
       await renameWithRetry(this.queuePath(name), badFile);
-      await fsp.rm(this.#statePath(name), { force: true });
+      await unlinkIfPresent(this.#statePath(name));
       await fsyncDir(this.layout.queue);
     }
     await fsyncDir(this.layout.badmail);
