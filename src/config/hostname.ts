@@ -56,8 +56,16 @@ function canonicalName(name: string, runCommand: Run): string | undefined {
   return full && isFullyQualified(full) ? full : undefined;
 }
 
+let cached: string | undefined;
+
 /** The machine's fully qualified name when one can be found, else its short name (the relay warns at start). */
-export function machineFqdn(sources: FqdnSources = { hostname: os.hostname, platform: process.platform, run }): string {
+export function machineFqdn(sources?: FqdnSources): string {
+  if (sources) return findFqdn(sources);
+  cached ??= findFqdn({ hostname: os.hostname, platform: process.platform, run });
+  return cached;
+}
+
+function findFqdn(sources: FqdnSources): string {
   const short = sources.hostname().trim().replace(/\.$/, '');
   if (isFullyQualified(short) && isValidHostname(short)) return short.toLowerCase();
   let full: string | undefined;

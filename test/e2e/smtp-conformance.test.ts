@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { Relay } from '../../src/relay.js';
 import { RawSmtp, type Reply } from '../helpers/raw-smtp.js';
-import { eventually, filesIn, relayPort, startRelay } from '../helpers/relay.js';
+import { dropIntoQueue, eventually, filesIn, relayPort, startRelay } from '../helpers/relay.js';
 import { RawSink } from '../helpers/raw-sink.js';
 import { Upstream, type ReceivedMessage } from '../helpers/upstream.js';
 import { parseMime, type MimeReport } from '../helpers/mime.js';
@@ -243,6 +243,34 @@ describe('SMTP conformance: DSN end to end', () => {
       assert.doesNotMatch(report.returned, /body/);
       await eventually(async () => (await filesIn(relay.spool.layout.badmail, '.bdr')).length === 1, 10_000, 'the .bdr');
       assert.equal(notices(upstream).length, 1);
+    });
+  });
+});
+
+describe('SMTP conformance: notices for local reasons', () => {
+  it('gives a mail loop a local diagnostic type and no Remote-MTA', async () => {
+    await withRelay({}, { maxHopCount: 3 }, async (relay, upstream) => {
+      const hops = Array.from({ length: 4 }, (_, i) => `Received: from hop${i}.example by hop${i + 1}.example; Mon, 30 Nov 2026 00:00:00 +0000\r\n`).join('');
+      await dropIntoQueue(relay.spool.layout.queue, 'loop.eml', 'app@example.com', ['x@example.net'], hops + MESSAGE);
+      const { report } = await notice(upstream, 'the loop notice');
+      const r = report.perRecipient[0]!;
+      assert.equal(r.get('status'), '5.4.6');
+      assert.match(r.get('diagnostic-code') ?? '', /^X-mailroot;554 5\.4\.6 Hop count exceeded/);
+      assert.equal(r.get('remote-mta'), undefined);
+    });
+  });
+
+  it('returns only the headers with a delay notice, and none for NOTIFY without DELAY', async () => {
+    await withRelay({}, { delayNotify: '1s', expire: '1h' }, async (relay, upstream) => {
+      upstream.rcptScript = (rcpt) => (rcpt !== 'app@example.com' ? [451, '4.3.0 try later'] : undefined);
+      await transaction(relay, ['MAIL FROM:<app@example.com>', 'RCPT TO:<later@example.net>', 'RCPT TO:<silent@example.net> NOTIFY=FAILURE'], MESSAGE);
+      const { report } = await notice(upstream, 'the delay notice');
+      assert.equal(report.subject, 'Delivery Status Notification (Delay)');
+      assert.deepEqual(report.perRecipient.map((r) => r.get('final-recipient')), ['rfc822;later@example.net']);
+      assert.equal(report.perRecipient[0]!.get('action'), 'delayed');
+      assert.equal(report.returnedType, 'text/rfc822-headers');
+      assert.match(report.returned, /Subject: conformance/);
+      assert.doesNotMatch(report.returned, /body/);
     });
   });
 });
