@@ -223,8 +223,8 @@ export const CONFIG_KEYS = {
   hostname: {
     description:
       'Name used in the SMTP greeting, EHLO to the smart host, Received: lines and postmaster@ of notifications; ' +
-      'a host name or an address literal such as "[192.0.2.1]"',
-    defaultText: "the machine's fully qualified name (a warning at start when only a short name is found)",
+      'a host name or an address literal such as "[192.0.2.1]". A warning at start when only a short name is found',
+    defaultText: "the machine's fully qualified name",
     default: () => machineFqdn(),
     parse: (raw: unknown) =>
       typeof raw === 'string' && isValidHostname(raw.trim())
