@@ -54,10 +54,10 @@ export class MissingHeaders extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.#done) return callback(null, chunk);
-    this.#held.push(chunk);
-    this.#heldBytes += chunk.length;
-    const data = Buffer.concat(this.#held);
+    // Usually the first chunk holds the whole header block: no copy then.
+    const data = this.#held.length === 0 ? chunk : Buffer.concat([...this.#held, chunk]);
     this.#held = [data];
+    this.#heldBytes = data.length;
     const end = headerEnd(data);
     if (end !== -1) {
       this.#release(data, end);
