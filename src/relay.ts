@@ -45,6 +45,8 @@ export class Relay {
       copyTo: config.ndrCopyTo,
       limitPerHour: config.ndrLimitPerHour,
       log,
+      remoteMta: config.smartHost.host,
+      eightBitAccepted: () => this.#transport.offers('8BITMIME') !== false,
     });
     const agent = new DeliveryAgent({
       spool,

@@ -6,6 +6,7 @@ import { canonicalDomain } from '../smtp/addresses.js';
 import { parseAuthUser, type AuthUser } from '../smtp/auth.js';
 import { TLS_VERSIONS, type TlsVersion } from '../smtp/tls.js';
 import { formatCidr, isWideCidr, parseCidr, type Cidr } from './cidr.js';
+import { isValidHostname, machineFqdn } from './hostname.js';
 import { parseDuration, parseSize } from './units.js';
 
 export interface HostPort {
@@ -49,6 +50,7 @@ export interface Config {
   delayNotify: number;
   ndrCopyTo: string[];
   ndrLimitPerHour: number;
+  addMissingHeaders: boolean;
   rescanInterval: number;
   pickupDotStuffed: boolean;
   pickupSettleTime: number;
@@ -136,7 +138,7 @@ const durationOrZero: Parser<number> = (raw) => {
 };
 
 const emailAddress: Parser<string> = (raw) =>
-  typeof raw === 'string' && /^[^\s<>@]+@[^\s<>@]+$/.test(raw.trim())
+  typeof raw === 'string' && /^[^\s<>@\x00-\x1f\x7f]+@[^\s<>@\x00-\x1f\x7f]+$/.test(raw.trim())
     ? ok(raw.trim())
     : bad(`must be an e-mail address like "admin@example.com" (got ${describe(raw)})`);
 
@@ -219,10 +221,15 @@ export const CONFIG_KEYS = {
     list: true,
   },
   hostname: {
-    description: 'Name used in the SMTP greeting, EHLO to the smart host and Received: lines',
-    defaultText: 'the machine name',
-    default: () => os.hostname(),
-    parse: nonEmptyString,
+    description:
+      'Name used in the SMTP greeting, EHLO to the smart host, Received: lines and postmaster@ of notifications; ' +
+      'a host name or an address literal such as "[192.0.2.1]". A warning at start when only a short name is found',
+    defaultText: "the machine's fully qualified name",
+    default: () => machineFqdn(),
+    parse: (raw: unknown) =>
+      typeof raw === 'string' && isValidHostname(raw.trim())
+        ? ok(raw.trim().replace(/\.$/, ''))
+        : bad(`must be a host name such as "relay.corp.example" or an address literal such as "[192.0.2.1]" (got ${describe(raw)})`),
   },
   smartHost: {
     description: 'Upstream SMTP server all mail is forwarded to, "host:port" (port 25 if left out; "[10.0.0.5]" accepted)',
@@ -230,7 +237,10 @@ export const CONFIG_KEYS = {
     default: undefined,
     parse: (raw: unknown) => {
       const parsed = parseHostPort(raw, 25);
-      return typeof parsed === 'string' ? bad(parsed) : ok(parsed);
+      if (typeof parsed === 'string') return bad(parsed);
+      // The name also goes into notifications (Remote-MTA): a host name or an IP address, nothing else.
+      if (net.isIP(parsed.host) === 0 && !isValidHostname(parsed.host)) return bad(`must name a host or an IP address (got ${describe(raw)})`);
+      return ok(parsed);
     },
   },
   smartHostTimeout: {
@@ -433,6 +443,14 @@ export const CONFIG_KEYS = {
     defaultText: '10',
     default: () => 10,
     parse: positiveInteger,
+  },
+  addMissingHeaders: {
+    description:
+      'Add Message-ID: and Date: to SMTP mail that lacks them, from clients allowed to relay (allowRelay or ' +
+      'authenticated), as IIS and Postfix do for local clients; mail from others is left as it is',
+    defaultText: 'true',
+    default: () => true,
+    parse: boolean,
   },
   rescanInterval: {
     description: 'How often Queue and Pickup are listed in full, to catch files the watchers missed',

@@ -164,6 +164,7 @@ export class DeliveryAgent {
 
     const { accepted, deferred, failed } = result;
     if (accepted.length > 0) failpoint('deliver-after-upstream-250');
+    if (result.relayedWithoutDsn?.length) await this.#bouncer.relayed(message, state, result.relayedWithoutDsn, result.reply);
     if (failed.length === 0 && deferred.length === 0) {
       await this.#spool.removeDelivered(message, { hasState: stateOnDisk });
       this.#events.attempt({ id: message.id, result: 'delivered', reply: result.reply, recipients: accepted });

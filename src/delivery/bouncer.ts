@@ -1,15 +1,21 @@
 // Decides whether a notification is sent, and queues it through the spool like any other message (sender <>).
 // Never for a message whose own sender is <> (that is how bounce loops die: a failed NDR just goes to Badmail),
-// and at most `limitPerHour` per original sender, so a flood of failures is not a flood of NDRs.
+// and at most `limitPerHour` per original sender, so a flood of failures is not a flood of NDRs. The sender's
+// RFC 3461 requests are honoured: NOTIFY per recipient (NEVER: nothing; a failure notice only with FAILURE, a
+// delay notice only with DELAY, a "relayed" notice for SUCCESS when the smart host cannot carry it on), RET=HDRS,
+// ENVID and ORCPT.
 import { Readable } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import type { RetryState } from '../spool/retry-state.js';
+import type { EnvelopeParams, NotifyOn } from '../spool/eml-format.js';
 import type { QueuedMessage, Spool } from '../spool/spool.js';
 import type { RecipientReply } from '../transport/transport.js';
-import { buildDsn, enhancedStatus, type DsnKind, type FailureCause } from './dsn.js';
+import { buildDsn, enhancedStatus, type DsnKind, type DsnRecipient, type FailureCause } from './dsn.js';
 
 /** Originals up to this size are returned whole in a failure notice; larger ones only by their headers. */
 const RETURN_FULL_ORIGINAL_LIMIT = 256 * 1024;
+/** Enough for any real header block, when only the headers are returned. */
+const HEADERS_LIMIT = 256 * 1024;
 const HOUR = 3_600_000;
 
 export interface BouncerOptions {
@@ -19,8 +25,23 @@ export interface BouncerOptions {
   copyTo: readonly string[];
   limitPerHour: number;
   log: Logger;
+  /** The smart host's name: the Remote-MTA of the replies it gave. */
+  remoteMta?: string;
+  /**
+   * false when the smart host is known not to take 8-bit data (no 8BITMIME): an 8-bit original is then returned
+   * by its header block only, so the notice itself can still be sent.
+   */
+  eightBitAccepted?: () => boolean;
   now?: () => Date;
 }
+
+/** Whether a recipient's NOTIFY asks for this kind of notice; without NOTIFY, failure and delay notices go out. */
+function wants(params: EnvelopeParams | undefined, recipient: string, on: NotifyOn): boolean {
+  const notify = params?.recipients?.[recipient]?.notify;
+  return notify === undefined ? on !== 'SUCCESS' : notify.includes(on);
+}
+
+const SMTP_REPLY = /^\d{3}(?:[ -]|$)/;
 
 export type NotifyResult = { sent: true; id: string } | { sent: false; why: string };
 
@@ -36,20 +57,49 @@ export class Bouncer {
 
   async failure(message: QueuedMessage, state: RetryState | undefined, failed: RecipientReply[], cause: FailureCause): Promise<NotifyResult> {
     const fallback = cause === 'loop' ? '5.4.6' : cause === 'unreachable' ? '4.4.7' : '5.0.0';
-    return this.#notify('failure', cause, message, state, failed.map((f) => ({
-      recipient: f.recipient,
-      status: enhancedStatus(f.reply, fallback),
-      diagnostic: /^\d{3}\b/.test(f.reply) ? f.reply : undefined,
-    })));
+    const wanted = failed.filter((f) => wants(message.envelope.params, f.recipient, 'FAILURE'));
+    if (wanted.length === 0) return { sent: false, why: 'the sender asked for no failure notice (NOTIFY)' };
+    return this.#notify('failure', cause, message, state, wanted.map((f) => this.#recipient(message, f.recipient, f.reply, fallback, cause === 'loop')));
   }
 
   async delay(message: QueuedMessage, state: RetryState, willRetryUntil: Date): Promise<NotifyResult> {
-    const status = enhancedStatus(state.lastReply, '4.4.7');
-    return this.#notify('delay', 'unreachable', message, state, message.envelope.recipients.map((recipient) => ({
+    const recipients = message.envelope.recipients.filter((r) => wants(message.envelope.params, r, 'DELAY'));
+    if (recipients.length === 0) return { sent: false, why: 'the sender asked for no delay notice (NOTIFY)' };
+    return this.#notify('delay', 'unreachable', message, state, recipients.map((recipient) => {
+      const entry = this.#recipient(message, recipient, state.lastReply, '4.4.7', false);
+      return { ...entry, status: entry.status.startsWith('4.') ? entry.status : '4.4.7' };
+    }), willRetryUntil);
+  }
+
+  /**
+   * RFC 3461 5.2.2: recipients that asked for NOTIFY=SUCCESS, handed to a smart host that does not offer DSN,
+   * get a "relayed" notice. Never throws: the message is already delivered, and a lost notice must not resend it.
+   */
+  async relayed(message: QueuedMessage, state: RetryState | undefined, recipients: string[], reply: string): Promise<NotifyResult> {
+    const wanted = recipients.filter((r) => wants(message.envelope.params, r, 'SUCCESS'));
+    if (wanted.length === 0) return { sent: false, why: 'no recipient asked for NOTIFY=SUCCESS' };
+    try {
+      return await this.#notify('relayed', 'refused', message, state, wanted.map((recipient) => ({
+        ...this.#recipient(message, recipient, reply, '2.0.0', false),
+        status: '2.0.0',
+      })));
+    } catch (err) {
+      this.#options.log.error('cannot queue a relayed notification', { id: message.id, error: (err as Error).message });
+      return { sent: false, why: (err as Error).message };
+    }
+  }
+
+  /** One recipient's fields: an SMTP reply from the smart host, or mailroot's own reason (`local`, or no reply code). */
+  #recipient(message: QueuedMessage, recipient: string, reply: string, fallback: string, local: boolean): DsnRecipient {
+    const fromSmartHost = !local && SMTP_REPLY.test(reply);
+    const text = reply.trim();
+    return {
       recipient,
-      status: status.startsWith('4.') ? status : '4.4.7',
-      diagnostic: /^\d{3}\b/.test(state.lastReply) ? state.lastReply : undefined,
-    })), willRetryUntil);
+      status: enhancedStatus(text, fallback),
+      diagnostic: text === '' ? undefined : { type: fromSmartHost ? 'smtp' : 'X-mailroot', text },
+      remoteMta: fromSmartHost ? this.#options.remoteMta : undefined,
+      originalRecipient: message.envelope.params?.recipients?.[recipient]?.orcpt,
+    };
   }
 
   async #notify(
@@ -57,7 +107,7 @@ export class Bouncer {
     cause: FailureCause,
     message: QueuedMessage,
     state: RetryState | undefined,
-    recipients: Array<{ recipient: string; status: string; diagnostic: string | undefined }>,
+    recipients: DsnRecipient[],
     willRetryUntil?: Date,
   ): Promise<NotifyResult> {
     const sender = message.envelope.sender;
@@ -66,7 +116,11 @@ export class Bouncer {
       this.#options.log.warn('notification suppressed by the hourly limit', { id: message.id, to: sender, kind });
       return { sent: false, why: `more than ${this.#options.limitPerHour} notifications to <${sender}> in the last hour` };
     }
-    const original = await this.#options.spool.readMessageStart(message, RETURN_FULL_ORIGINAL_LIMIT);
+    const params = message.envelope.params;
+    // The whole original only in a failure notice, and not when the sender asked for headers only (RET=HDRS).
+    const whole = kind === 'failure' && params?.ret !== 'HDRS';
+    const original = await this.#options.spool.readMessageStart(message, whole ? RETURN_FULL_ORIGINAL_LIMIT : HEADERS_LIMIT);
+    const eightBitRefused = whole && this.#options.eightBitAccepted?.() === false && original.bytes.some((byte) => byte >= 0x80);
     const dsn = buildDsn({
       kind,
       cause,
@@ -75,11 +129,13 @@ export class Bouncer {
       recipients,
       arrivalDate: state?.firstQueued ?? this.#now(),
       ...(willRetryUntil ? { willRetryUntil } : {}),
-      original,
+      envelopeId: params?.envid,
+      original: whole && !eightBitRefused ? original : { bytes: original.bytes, complete: false },
       now: this.#now(),
     });
     const to = [sender, ...this.#options.copyTo.filter((copy) => copy !== sender)];
-    const { id } = await this.#options.spool.accept({ sender: '', recipients: to }, Readable.from([dsn]));
+    const notice = { sender: '', recipients: to, params: { body8bit: dsn.eightBit || undefined, smtputf8: dsn.utf8 || undefined } };
+    const { id } = await this.#options.spool.accept(notice, Readable.from([dsn.bytes]));
     this.#options.log.info('notification queued', { id, kind, about: message.id, to });
     return { sent: true, id };
   }

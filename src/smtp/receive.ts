@@ -4,11 +4,15 @@ import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Logger } from '../log/logger.js';
 import type { MailEvents } from '../log/mail-events.js';
 import type { Envelope } from '../spool/eml-format.js';
+import { rfc5322Date } from '../mail/rfc5322-date.js';
+import { newMessageId } from '../spool/ids.js';
 import { MessageRejectedError, SpoolWriteError, type Spool } from '../spool/spool.js';
 import type { Access } from './access.js';
 import { withAsciiDomain } from './addresses.js';
 import { DataGuard } from './data-guard.js';
 import type { SessionBytes } from './limits.js';
+import { MissingHeaders } from './missing-headers.js';
+import { envelopeParams, receivedProtocol } from './parameters.js';
 import { receivedHeader } from './received-header.js';
 import { smtpError } from './smtp-error.js';
 
@@ -27,14 +31,18 @@ export interface ReceiveContext {
   closeSession: (session: SMTPServerSession, code: number, text: string) => boolean;
   /** Client connections open now, on every listener. */
   connectionCount: () => number;
+  /** Add Message-ID:/Date: when missing, for clients allowed to relay (the addMissingHeaders key). */
+  addMissingHeaders: boolean;
 }
 
 /** The envelope as stored: domains in ASCII form (see withAsciiDomain), local parts exactly as sent. */
-export function envelopeFromSession(session: SMTPServerSession): { sender: string; recipients: string[] } {
+export function envelopeFromSession(session: SMTPServerSession): Envelope {
   const mailFrom = session.envelope.mailFrom;
+  const params = envelopeParams(session);
   return {
     sender: mailFrom ? withAsciiDomain(mailFrom.address) : '',
     recipients: session.envelope.rcptTo.map((rcpt) => withAsciiDomain(rcpt.address)),
+    ...(params ? { params } : {}),
   };
 }
 
@@ -43,8 +51,8 @@ export function routeEnvelope(envelope: Envelope, isLocal: (address: string) => 
   const local = envelope.recipients.filter(isLocal);
   const remote = envelope.recipients.filter((r) => !isLocal(r));
   return {
-    ...(local.length > 0 ? { drop: { sender: envelope.sender, recipients: local } } : {}),
-    ...(remote.length > 0 ? { queue: { sender: envelope.sender, recipients: remote } } : {}),
+    ...(local.length > 0 ? { drop: { ...envelope, recipients: local } } : {}),
+    ...(remote.length > 0 ? { queue: { ...envelope, recipients: remote } } : {}),
   };
 }
 
@@ -90,14 +98,27 @@ export function createDataHandler(ctx: ReceiveContext) {
     }, ctx.dataTimeout);
     deadline.unref();
     stream.pipe(guard);
+    let body: DataGuard | MissingHeaders = guard;
+    if (ctx.addMissingHeaders && ctx.access.mayRelay(session.remoteAddress, Boolean(session.user))) {
+      const completer = new MissingHeaders({
+        limit: ctx.maxHeaderSize,
+        messageId: () => `<${newMessageId()}@${ctx.hostname}>`,
+        date: () => rfc5322Date(),
+      });
+      // The spool hears of an aborted message through the stream it reads: pass the guard's error on (and, as
+      // for the guard, listen before the spool's pipeline does).
+      completer.on('error', () => undefined);
+      guard.on('error', (err) => completer.destroy(err));
+      body = guard.pipe(completer);
+    }
 
     const helo = typeof session.hostNameAppearsAs === 'string' ? session.hostNameAppearsAs : undefined;
     // smtp-server sends 354 only after this handler returns: start the spool's work (creating the file, inline
     // for a lone client) a microtask later, so the client is already sending the message meanwhile.
     Promise.resolve()
-      .then(() => ctx.spool.acceptTo(targets, guard, {
+      .then(() => ctx.spool.acceptTo(targets, body, {
         prefix: (id) =>
-          receivedHeader({ helo, clientIp: session.remoteAddress, byHost: ctx.hostname, protocol: session.transmissionType || 'SMTP', id }),
+          receivedHeader({ helo, clientIp: session.remoteAddress, byHost: ctx.hostname, protocol: receivedProtocol(session), id }),
         verify: () => {
           const rejection = guard.rejection();
           return rejection ? new MessageRejectedError(rejection.text) : undefined;

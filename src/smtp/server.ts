@@ -15,7 +15,10 @@ import type { MailEvents } from '../log/mail-events.js';
 import type { Spool } from '../spool/spool.js';
 import { Access, AddressList } from './access.js';
 import { UserDirectory } from './auth.js';
+import { adaptConnection } from './connection-adapter.js';
 import { ConnectionTracker, DiskGate, SessionBytes, closeSession, type FreeSpaceProbe } from './limits.js';
+import { checkMailFrom, checkRcptTo } from './parameters.js';
+import { isFullyQualified } from '../config/hostname.js';
 import { createDataHandler } from './receive.js';
 import { smtpError } from './smtp-error.js';
 import { loadTlsOptions, type ServerTlsOptions } from './tls.js';
@@ -112,11 +115,18 @@ export class InboundServer {
       useXClient: false,
       useXForward: false,
       useProxy: false,
+      // RFC 3461 DSN and RFC 2034 enhanced status codes, as IIS offered them (smtp-server hides both by default);
+      // 8BITMIME and SMTPUTF8 are offered too (smtp-server's default). See connection-adapter.ts and parameters.ts.
+      hideDSN: false,
+      hideENHANCEDSTATUSCODES: false,
       // Off unless debug: smtp-server formats an entry for every command and reply before handing it over
       // (about a tenth of what the relay allocated per message at info level).
       logger: log.isLevelEnabled('debug') ? (libraryLogger(log) as never) : false,
       ...(this.#tls ?? {}),
-      onConnect: (session, callback) => this.#onConnect(session, callback),
+      onConnect: (session, callback) => {
+        if (server && !adaptConnection(server, session)) log.warn('smtp-server internals changed: EXPN, quoted local parts and enhanced codes are not adapted');
+        this.#onConnect(session, callback);
+      },
       onSecure: (_socket, session, callback) => {
         session.disabledCommands = undefined; // back to the server-wide list: AUTH is offered over TLS
         callback();
@@ -136,6 +146,7 @@ export class InboundServer {
         dataTimeout: config.dataTimeout,
         closeSession: (session, code, text) => (server ? closeSession(server, session, code, text) : false),
         connectionCount: () => this.#connections.total,
+        addMissingHeaders: config.addMissingHeaders,
       }),
       onClose: (session) => this.#connections.close(session.id),
     };
@@ -194,6 +205,8 @@ export class InboundServer {
     if (config.requireTls && !session.secure) {
       return callback(smtpError(530, '5.7.0 Must issue a STARTTLS command first'));
     }
+    const refusal = checkMailFrom(address, session);
+    if (refusal) return callback(smtpError(refusal.code, refusal.text));
     const size = declaredSize(address);
     const remaining = this.#sessionBytes.remaining(session);
     if (remaining === 0 || (size !== undefined && size > remaining)) {
@@ -207,6 +220,8 @@ export class InboundServer {
 
   #onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
     const { config, log } = this.#options;
+    const refusal = checkRcptTo(address, session);
+    if (refusal) return callback(smtpError(refusal.code, refusal.text));
     const recipients = session.envelope.rcptTo;
     if (recipients.length >= config.maxRecipients) {
       const key = address.address.toLowerCase();
@@ -225,6 +240,12 @@ export class InboundServer {
 
   #warnAboutPolicy(): void {
     const { config, log } = this.#options;
+    if (!isFullyQualified(config.hostname)) {
+      log.warn(
+        `hostname "${config.hostname}" is not fully qualified: set hostname to this machine's full DNS name; smart hosts ` +
+          'that require one (Postfix reject_non_fqdn_helo_hostname) refuse all its mail, notifications included',
+      );
+    }
     const wide = config.allowRelay.filter(isWideCidr);
     if (wide.length > 0 && config.allowOpenRelay && config.listen.some((a) => !isLoopbackIp(a.host))) {
       log.warn('OPEN RELAY: allowOpenRelay is set and allowRelay lets anyone relay', { allowRelay: wide.map(formatCidr) });

@@ -4,6 +4,16 @@
 //   X-Receiver: <forward-path>        (one line per recipient)
 //   <the message as received>
 //
+// SMTP transaction parameters that must stay with the message (RFC 3461 DSN, RFC 6152 BODY, RFC 6531 SMTPUTF8)
+// follow the address on the same line, as Exchange writes them in its Pickup/Replay files:
+//
+//   X-Sender: <a@example.com> RET=HDRS; ENVID=QQ314159; BODY=8BITMIME; SMTPUTF8
+//   X-Receiver: <b@example.net> NOTIFY=SUCCESS,FAILURE; ORCPT=rfc822;b@example.net
+//
+// Values are xtext (RFC 3461 4), so they never hold a space, ';' aside. A message without parameters has lines
+// byte for byte as before, and readers that take the first address on the line and ignore what follows (our
+// Pickup, Exchange's) read both.
+//
 // This module is the only one that reads or writes those envelope lines.
 import { closeFile, fstatFile, openExisting, readAt } from './file-ops.js';
 
@@ -11,6 +21,29 @@ export interface Envelope {
   /** The reverse-path without brackets; '' is the null sender <>. */
   sender: string;
   recipients: string[];
+  /** The transaction's parameters, when it had any; see EnvelopeParams. */
+  params?: EnvelopeParams | undefined;
+}
+
+export type NotifyOn = 'SUCCESS' | 'FAILURE' | 'DELAY';
+
+/** RCPT TO parameters (RFC 3461 4.1, 4.2). */
+export interface RecipientParams {
+  /** NOTIFY=: [] is NEVER; undefined is no NOTIFY (failure and delay notices, as if FAILURE,DELAY). */
+  notify?: NotifyOn[] | undefined;
+  /** ORCPT= decoded: "rfc822;a@b" (address type, ';', the original address). */
+  orcpt?: string | undefined;
+}
+
+/** MAIL FROM parameters, and the RCPT TO parameters by recipient (keyed by the recipient as in `recipients`). */
+export interface EnvelopeParams {
+  ret?: 'FULL' | 'HDRS' | undefined;
+  envid?: string | undefined;
+  /** BODY=8BITMIME: the message has 8-bit bytes (RFC 6152). */
+  body8bit?: boolean | undefined;
+  /** SMTPUTF8: an address or a header field is UTF-8 (RFC 6531). */
+  smtputf8?: boolean | undefined;
+  recipients?: Record<string, RecipientParams> | undefined;
 }
 
 export interface ParsedHead {
@@ -19,6 +52,8 @@ export interface ParsedHead {
   recipients: string[];
   /** Byte offset of the first message byte after the envelope lines. */
   bodyOffset: number;
+  /** Parameters after the addresses, when any line had some mailroot knows (see EnvelopeParams). */
+  params?: EnvelopeParams;
 }
 
 export type HeadResult = { ok: true; head: ParsedHead } | { ok: false; reason: string };
@@ -26,14 +61,117 @@ export type HeadResult = { ok: true; head: ParsedHead } | { ok: false; reason: s
 /** Characters that never belong in an envelope address; they would let a file inject SMTP commands. */
 const FORBIDDEN_IN_ADDRESS = /[\x00-\x20<>\x7f]/;
 
+/** A quoted local part (RFC 5321 4.1.2 Quoted-string): printable ASCII, spaces included, or UTF-8 (RFC 6531). */
+const QUOTED_LOCAL_PART = /^"(?:[^"\\\x00-\x1f\x7f<>]|\\[\x20-\x3b\x3d\x3f-\x7e])*"(?=@)/;
+
 export function isValidEnvelopeAddress(address: string): boolean {
-  return !FORBIDDEN_IN_ADDRESS.test(address) && address.length <= 512;
+  if (address.length > 512) return false;
+  const quoted = QUOTED_LOCAL_PART.exec(address);
+  return !FORBIDDEN_IN_ADDRESS.test(quoted ? address.slice(quoted[0].length) : address);
 }
 
 export function formatEnvelopeHead(envelope: Envelope): Buffer {
-  const lines = [`X-Sender: <${envelope.sender}>\r\n`];
-  for (const recipient of envelope.recipients) lines.push(`X-Receiver: <${recipient}>\r\n`);
+  const params = envelope.params;
+  const lines = [`X-Sender: <${envelope.sender}>${withParams(senderParams(params))}\r\n`];
+  for (const recipient of envelope.recipients) {
+    lines.push(`X-Receiver: <${recipient}>${withParams(recipientParams(params?.recipients?.[recipient]))}\r\n`);
+  }
   return Buffer.from(lines.join(''), 'utf8');
+}
+
+function withParams(params: string[]): string {
+  return params.length === 0 ? '' : ` ${params.join('; ')}`;
+}
+
+function senderParams(params: EnvelopeParams | undefined): string[] {
+  if (!params) return [];
+  const out: string[] = [];
+  if (params.ret) out.push(`RET=${params.ret}`);
+  if (params.envid !== undefined) out.push(`ENVID=${encodeXtext(params.envid)}`);
+  if (params.body8bit) out.push('BODY=8BITMIME');
+  if (params.smtputf8) out.push('SMTPUTF8');
+  return out;
+}
+
+function recipientParams(params: RecipientParams | undefined): string[] {
+  if (!params) return [];
+  const out: string[] = [];
+  if (params.notify) out.push(`NOTIFY=${params.notify.length === 0 ? 'NEVER' : params.notify.join(',')}`);
+  if (params.orcpt !== undefined) out.push(`ORCPT=${encodeXtext(params.orcpt)}`);
+  return out;
+}
+
+/** RFC 3461 4: bytes outside '!'..'~', and '+' and '=', as "+HH" (of the UTF-8 bytes). */
+export function encodeXtext(value: string): string {
+  let out = '';
+  for (const byte of Buffer.from(value, 'utf8')) {
+    out += byte >= 0x21 && byte <= 0x7e && byte !== 0x2b && byte !== 0x3d ? String.fromCharCode(byte) : `+${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+export function decodeXtext(value: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const hex = value[i] === '+' ? /^[0-9A-Fa-f]{2}$/.exec(value.slice(i + 1, i + 3)) : null;
+    if (hex) {
+      bytes.push(parseInt(hex[0], 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(value[i]!, 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+const NOTIFY_VALUES = new Set(['SUCCESS', 'FAILURE', 'DELAY']);
+
+/** NOTIFY's value: NEVER is [], an unknown word makes it undefined (the default applies). */
+export function parseNotify(value: string): NotifyOn[] | undefined {
+  const words = value.toUpperCase().split(',');
+  if (words.length === 1 && words[0] === 'NEVER') return [];
+  return words.every((w) => NOTIFY_VALUES.has(w)) ? (words as NotifyOn[]) : undefined;
+}
+
+/** The KEY=value words after the address on an envelope line; words mailroot does not know are ignored. */
+function lineParams(value: string): Map<string, string | true> {
+  const params = new Map<string, string | true>();
+  const text = value.trim().replace(/^"(?:[^"\\]|\\.)*"(?=[\s<])\s*/, '');
+  const close = text.indexOf('>');
+  const rest = close !== -1 ? text.slice(close + 1) : text.split(/\s+/).slice(1).join(' ');
+  for (const raw of rest.split(/\s+/)) {
+    const word = raw.replace(/;$/, '');
+    if (word === '') continue;
+    const eq = word.indexOf('=');
+    if (eq === -1) params.set(word.toUpperCase(), true);
+    else params.set(word.slice(0, eq).toUpperCase(), word.slice(eq + 1));
+  }
+  return params;
+}
+
+function applySenderParams(value: string, into: EnvelopeParams): void {
+  const params = lineParams(value);
+  const ret = params.get('RET');
+  if (typeof ret === 'string' && /^(FULL|HDRS)$/i.test(ret)) into.ret = ret.toUpperCase() as 'FULL' | 'HDRS';
+  const envid = params.get('ENVID');
+  if (typeof envid === 'string') into.envid = decodeXtext(envid);
+  const body = params.get('BODY');
+  if (typeof body === 'string' && body.toUpperCase() === '8BITMIME') into.body8bit = true;
+  if (params.get('SMTPUTF8') === true) into.smtputf8 = true;
+}
+
+function recipientParamsOf(value: string): RecipientParams | undefined {
+  const params = lineParams(value);
+  const out: RecipientParams = {};
+  const notify = params.get('NOTIFY');
+  if (typeof notify === 'string') out.notify = parseNotify(notify);
+  const orcpt = params.get('ORCPT');
+  if (typeof orcpt === 'string' && orcpt.includes(';')) out.orcpt = decodeXtext(orcpt);
+  return out.notify !== undefined || out.orcpt !== undefined ? out : undefined;
+}
+
+function hasParams(params: EnvelopeParams): boolean {
+  return Object.values(params).some((v) => v !== undefined);
 }
 
 /**
@@ -63,6 +201,7 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean): HeadResult |
   let offset = 0;
   let sender: string | undefined;
   const recipients: string[] = [];
+  const params: EnvelopeParams = {};
   let lineNumber = 0;
   for (;;) {
     const newline = data.indexOf(0x0a, offset);
@@ -97,14 +236,20 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean): HeadResult |
       return { ok: false, reason: `line ${lineNumber}: ${field} address ${JSON.stringify(address)} has characters not allowed in an address` };
     }
     if (field === 'X-Sender') {
-      sender ??= address; // .NET puts an application-supplied X-Sender after its own; the first one wins
+      // .NET puts an application-supplied X-Sender after its own; the first one wins
+      if (sender === undefined) applySenderParams(value, params);
+      sender ??= address;
     } else {
       if (address === '') return { ok: false, reason: `line ${lineNumber}: X-Receiver is empty` };
-      if (!recipients.includes(address)) recipients.push(address);
+      if (!recipients.includes(address)) {
+        recipients.push(address);
+        const rcpt = recipientParamsOf(value);
+        if (rcpt) (params.recipients ??= {})[address] = rcpt;
+      }
     }
     offset = end;
   }
-  return { ok: true, head: { sender, recipients, bodyOffset: offset } };
+  return { ok: true, head: { sender, recipients, bodyOffset: offset, ...(hasParams(params) ? { params } : {}) } };
 }
 
 /**
@@ -115,7 +260,7 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean): HeadResult |
  */
 export function isMailrootFile(data: Buffer, head: ParsedHead): boolean {
   if (head.sender === undefined || head.recipients.length === 0) return false;
-  const envelope = formatEnvelopeHead({ sender: head.sender, recipients: head.recipients });
+  const envelope = formatEnvelopeHead({ sender: head.sender, recipients: head.recipients, params: head.params });
   if (head.bodyOffset !== envelope.length || !data.subarray(0, envelope.length).equals(envelope)) return false;
   const start = data.subarray(head.bodyOffset, head.bodyOffset + 4096).toString('latin1');
   const received = /^Received:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*/.exec(start);
@@ -161,5 +306,5 @@ export async function readEnvelopeHead(file: string): Promise<HeadResult & HeadR
 export function envelopeOf(head: ParsedHead): Envelope | string {
   if (head.sender === undefined) return 'no X-Sender line at the top of the file';
   if (head.recipients.length === 0) return 'no X-Receiver line at the top of the file';
-  return { sender: head.sender, recipients: head.recipients };
+  return { sender: head.sender, recipients: head.recipients, ...(head.params ? { params: head.params } : {}) };
 }

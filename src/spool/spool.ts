@@ -422,7 +422,7 @@ export class Spool {
 
   /** Atomically replaces the queued file with one that lists only `recipients`; the message bytes are kept. */
   async rewriteRecipients(message: QueuedMessage, recipients: string[]): Promise<QueuedMessage> {
-    const envelope = { sender: message.envelope.sender, recipients };
+    const envelope = { ...message.envelope, recipients };
     const temp = this.#scratchPath(message.id, 'rewrite');
     await this.#copyWithHead(message, envelope, temp);
     await renameWithRetry(temp, message.path);
@@ -481,7 +481,7 @@ export class Spool {
     const { message, recipients } = options;
     if (message && recipients && recipients.length < message.envelope.recipients.length) {
       const temp = this.#scratchPath(id, 'bad');
-      await this.#copyWithHead(message, { sender: message.envelope.sender, recipients }, temp);
+      await this.#copyWithHead(message, { ...message.envelope, recipients }, temp);
       await renameWithRetry(temp, badFile);
     } else {
       await renameWithRetry(this.queuePath(name), badFile);

@@ -3,12 +3,19 @@
 // nodemailer's SMTPConnection is used directly rather than its Mailer/SMTPPool: the Mailer runs envelope
 // addresses through its address parser (which has rewritten quoted local parts before), while a relay must hand
 // the upstream exactly the addresses it accepted. The pool here is the few lines that layer would have added.
+//
+// The message's own parameters go on when the smart host offers them: DSN (RET, ENVID, NOTIFY, ORCPT; nodemailer
+// takes one NOTIFY/ORCPT per transaction, so recipients that differ in them go in separate transactions) and
+// BODY=8BITMIME. When it does not: a message that needs SMTPUTF8 is returned (RFC 6531 3.2), one with 8-bit data
+// that needs 8BITMIME is returned (RFC 6152 3 allows that instead of a conversion), and NOTIFY=SUCCESS ends in a
+// "relayed" notice (RFC 3461 5.2.2) made by the delivery agent.
 import type { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SMTPError } from 'nodemailer/lib/smtp-connection';
 import type { HostPort } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Envelope } from '../spool/eml-format.js';
+import { hasEightBitData } from './eight-bit.js';
 import { classifyError, classifySuccess, isHostError } from './classify.js';
 import type { DeliveryResult, Transport } from './transport.js';
 
@@ -39,9 +46,16 @@ export class SmartHostTransport implements Transport {
   readonly #idle: PooledConnection[] = [];
   readonly #all = new Set<PooledConnection>();
   #closed = false;
+  /** What the smart host offered in its last EHLO reply; undefined until a connection was made. */
+  #offered: Set<string> | undefined;
 
   constructor(options: SmartHostOptions) {
     this.#options = { maxMessagesPerConnection: 100, idleTimeout: 10_000, ...options };
+  }
+
+  /** Whether the smart host offered an extension (e.g. 8BITMIME) when last connected; undefined when not known. */
+  offers(extension: string): boolean | undefined {
+    return this.#offered?.has(extension.toUpperCase());
   }
 
   get description(): string {
@@ -55,18 +69,19 @@ export class SmartHostTransport implements Transport {
    */
   async deliver(envelope: Envelope, openBody: () => Readable): Promise<DeliveryResult> {
     const chunks: string[][] = [];
-    for (let i = 0; i < envelope.recipients.length; i += MAX_RECIPIENTS_PER_TRANSACTION) {
-      chunks.push(envelope.recipients.slice(i, i + MAX_RECIPIENTS_PER_TRANSACTION));
+    for (const group of byDsnRequest(envelope)) {
+      for (let i = 0; i < group.length; i += MAX_RECIPIENTS_PER_TRANSACTION) chunks.push(group.slice(i, i + MAX_RECIPIENTS_PER_TRANSACTION));
     }
     if (chunks.length <= 1) return this.#deliverOnce(envelope, openBody);
     const total: Extract<DeliveryResult, { kind: 'sent' }> = { kind: 'sent', reply: '', accepted: [], deferred: [], failed: [] };
     for (const [index, recipients] of chunks.entries()) {
-      const result = await this.#deliverOnce({ sender: envelope.sender, recipients }, openBody);
+      const result = await this.#deliverOnce({ ...envelope, recipients }, openBody);
       if (result.kind === 'sent') {
         total.reply = result.reply;
         total.accepted.push(...result.accepted);
         total.deferred.push(...result.deferred);
         total.failed.push(...result.failed);
+        if (result.relayedWithoutDsn) (total.relayedWithoutDsn ??= []).push(...result.relayedWithoutDsn);
         continue;
       }
       // Nothing went out yet and the host is unreachable: report it as such, so delivery marks it down.
@@ -91,9 +106,27 @@ export class SmartHostTransport implements Transport {
         return classifyError(err as SMTPError);
       }
       const reused = pooled.messages > 0;
+      const extensions = extensionsOf(pooled.connection);
+      let refusal: DeliveryResult | undefined;
+      try {
+        refusal = await unsupported(envelope, extensions, openBody);
+      } catch (err) {
+        this.#release(pooled);
+        throw err;
+      }
+      if (refusal) {
+        this.#release(pooled);
+        return refusal;
+      }
       const body = openBody();
       const outcome = await this.#send(pooled, envelope, body);
-      if ('result' in outcome) return outcome.result;
+      if ('result' in outcome) {
+        const result = outcome.result;
+        if (result.kind === 'sent' && result.accepted.length > 0 && extensions && !extensions.has('DSN') && asksForSuccess(envelope)) {
+          return { ...result, relayedWithoutDsn: result.accepted };
+        }
+        return result;
+      }
       const unsent = !body.readableDidRead;
       body.destroy();
       if (reused && unsent && attempt === 1 && isHostError(outcome.error)) continue;
@@ -103,7 +136,7 @@ export class SmartHostTransport implements Transport {
 
   #send(pooled: PooledConnection, envelope: Envelope, body: Readable): Promise<{ result: DeliveryResult } | { error: SMTPError }> {
     return new Promise((resolve) => {
-      pooled.connection.send({ from: envelope.sender, to: envelope.recipients }, body, (err, info) => {
+      pooled.connection.send(wireEnvelope(envelope), body, (err, info) => {
         pooled.messages++;
         if (err) {
           body.destroy();
@@ -152,6 +185,7 @@ export class SmartHostTransport implements Transport {
         if (settled) return;
         settled = true;
         connection.off('error', fail);
+        this.#offered = extensionsOf(connection) ?? this.#offered;
         this.#all.add(pooled);
         resolve(pooled);
       });
@@ -213,4 +247,71 @@ export class SmartHostTransport implements Transport {
     for (const pooled of [...this.#idle]) this.#discard(pooled, true);
     for (const pooled of [...this.#all]) this.#discard(pooled);
   }
+}
+
+/** Extensions the smart host offered in its EHLO reply; nodemailer keeps them in a field of its own. */
+function extensionsOf(connection: SMTPConnection): Set<string> | undefined {
+  const list = (connection as unknown as { _supportedExtensions?: unknown })._supportedExtensions;
+  return Array.isArray(list) ? new Set(list.map((e) => String(e).toUpperCase())) : undefined;
+}
+
+/** Recipients grouped by their NOTIFY and ORCPT, in their order: one group per transaction's worth of DSN request. */
+function byDsnRequest(envelope: Envelope): string[][] {
+  const requests = envelope.params?.recipients;
+  if (!requests) return [envelope.recipients];
+  const groups = new Map<string, string[]>();
+  for (const recipient of envelope.recipients) {
+    const request = requests[recipient];
+    const key = request ? `${request.notify?.join(',') ?? '-'}|${request.orcpt ?? ''}` : '';
+    const group = groups.get(key);
+    if (group) group.push(recipient);
+    else groups.set(key, [recipient]);
+  }
+  return [...groups.values()];
+}
+
+function asksForSuccess(envelope: Envelope): boolean {
+  const requests = envelope.params?.recipients;
+  return requests !== undefined && envelope.recipients.some((r) => requests[r]?.notify?.includes('SUCCESS'));
+}
+
+/** The envelope as nodemailer sends it: every recipient of one transaction shares one NOTIFY/ORCPT (see byDsnRequest). */
+function wireEnvelope(envelope: Envelope): SMTPConnection.Envelope {
+  const params = envelope.params;
+  const wire: SMTPConnection.Envelope = { from: envelope.sender, to: envelope.recipients };
+  if (!params) return wire;
+  if (params.body8bit) wire.use8BitMime = true;
+  const request = params.recipients?.[envelope.recipients[0]!];
+  const notify = request?.notify;
+  if (params.ret || params.envid !== undefined || notify || request?.orcpt) {
+    wire.dsn = {
+      ret: params.ret ?? null,
+      envid: params.envid ?? null,
+      notify: notify === undefined ? null : notify.length === 0 ? 'NEVER' : notify,
+      orcpt: request?.orcpt ?? null,
+    };
+  }
+  return wire;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * The permanent refusal for a message this smart host cannot take as it is: it needs SMTPUTF8 (a UTF-8 address, or
+ * UTF-8 in its header) or 8BITMIME (8-bit data declared BODY=8BITMIME) and the host does not offer it. A message
+ * flagged but pure ASCII where it matters goes as it is. Unknown extensions (nodemailer changed): no check.
+ */
+async function unsupported(envelope: Envelope, extensions: Set<string> | undefined, openBody: () => Readable): Promise<DeliveryResult | undefined> {
+  const params = envelope.params;
+  if (!params || !extensions) return undefined;
+  if (params.smtputf8 && !extensions.has('SMTPUTF8')) {
+    const utf8Address = [envelope.sender, ...envelope.recipients].some((a) => NON_ASCII.test(a));
+    if (utf8Address || (await hasEightBitData(openBody(), 'header'))) {
+      return { kind: 'not-sent', scope: 'message', permanent: true, reply: '5.6.7 Not sent: the message needs SMTPUTF8 (UTF-8 addresses or header fields) and the smart host does not offer it' };
+    }
+  }
+  if (params.body8bit && !extensions.has('8BITMIME') && (await hasEightBitData(openBody(), 'all'))) {
+    return { kind: 'not-sent', scope: 'message', permanent: true, reply: '5.6.3 Not sent: the message has 8-bit data and the smart host does not offer 8BITMIME' };
+  }
+  return undefined;
 }

@@ -10,7 +10,15 @@ export interface RecipientReply {
 
 export type DeliveryResult =
   /** The upstream took the message for `accepted`; the others were refused at RCPT. */
-  | { kind: 'sent'; reply: string; accepted: string[]; deferred: RecipientReply[]; failed: RecipientReply[] }
+  | {
+      kind: 'sent';
+      reply: string;
+      accepted: string[];
+      deferred: RecipientReply[];
+      failed: RecipientReply[];
+      /** Accepted by a smart host that does not offer DSN: their NOTIFY requests end here (RFC 3461 5.2.2). */
+      relayedWithoutDsn?: string[];
+    }
   /**
    * Nothing was delivered. scope 'host': the smart host could not be reached or talked to (all mail waits);
    * scope 'message': the host answered, but refused this message as a whole.

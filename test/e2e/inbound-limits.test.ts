@@ -192,7 +192,7 @@ describe('inbound limits: connections, timeouts, disk space', { timeout: 60_000 
       const { client } = await RawSmtp.open({ port: portOf(r.relay) });
       assert.equal((await client.command('EHLO client.test')).code, 250);
       const replies = await client.repliesUntilClosed();
-      assert.equal(replies[0]?.text, '421 Timeout - closing connection');
+      assert.equal(replies[0]?.text, '421 4.4.2 Timeout - closing connection');
     } finally {
       await r.relay.stop();
     }
@@ -261,12 +261,12 @@ describe('inbound limits: connections, timeouts, disk space', { timeout: 60_000 
       assert.match((await early.repliesUntilClosed()).map((x) => x.text).join('\n'), /421 .*You talk too soon/);
 
       const http = await RawSmtp.open({ port });
-      assert.equal((await http.client.command('GET / HTTP/1.1')).text, '421 HTTP requests not allowed');
+      assert.equal((await http.client.command('GET / HTTP/1.1')).text, '421 4.4.2 HTTP requests not allowed');
 
       const junk = await RawSmtp.open({ port });
       let last: Reply | undefined;
       for (let i = 0; i < 10 && !junk.client.isClosed; i++) last = await junk.client.command(`BOGUS${i}`);
-      assert.equal(last?.text, '421 Error: too many unrecognized commands');
+      assert.equal(last?.text, '421 4.4.2 Error: too many unrecognized commands');
 
       // 5000 pipelined RCPTs in one write: 100 accepted, the rest 452, and the server stays responsive.
       const flood = await RawSmtp.open({ port });

@@ -22,7 +22,7 @@ describe('relay accepts and delivers', () => {
 
   it('forwards the bytes intact, without the envelope lines, and empties Queue', async () => {
     const raw =
-      'From: a@example.com\r\nTo: b@example.net\r\nSubject: intact\r\nMessage-ID: <1@example.com>\r\n\r\n' +
+      'From: a@example.com\r\nTo: b@example.net\r\nSubject: intact\r\nMessage-ID: <1@example.com>\r\nDate: Tue, 1 Dec 2026 10:00:00 +0000\r\n\r\n' +
       'line one\r\n.leading dot\r\n..two dots\r\nX-Sender: not an envelope line\r\nlast line\r\n';
     const before = upstream.received.length;
     const { response } = await sendMail({ port: relayPort(relay), from: 'a@example.com', to: ['b@example.net'], raw });

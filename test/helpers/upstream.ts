@@ -1,13 +1,16 @@
 // A real SMTP server on loopback playing the smart host. Tests script its answers per recipient or per
 // message, make it hang, or stop it, and read exactly what it received.
 import net from 'node:net';
-import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 
 export interface ReceivedMessage {
   from: string;
   to: string[];
   /** The message bytes exactly as received after DATA (dot-unstuffed by smtp-server). */
   data: Buffer;
+  /** MAIL FROM parameters as smtp-server parsed them (keys upper case), and each RCPT TO's. */
+  mailArgs: Record<string, string | boolean>;
+  rcptArgs: Array<Record<string, string | boolean>>;
 }
 
 /** A reply script: return undefined to accept, or [code, text] to refuse. */
@@ -23,6 +26,12 @@ export class Upstream {
   #port = 0;
   #waiters: Array<() => void> = [];
   #hold: { enter: () => void; released: Promise<void> } | undefined;
+  readonly #serverOptions: Partial<SMTPServerOptions>;
+
+  /** `serverOptions` shape the EHLO reply, e.g. { hideDSN: false } or { hide8BITMIME: true }. */
+  constructor(serverOptions: Partial<SMTPServerOptions> = {}) {
+    this.#serverOptions = serverOptions;
+  }
 
   /** The next message's reply to the final dot waits until `release()`; `entered` resolves once it is waiting. */
   holdNextData(): { entered: Promise<void>; release: () => void } {
@@ -51,6 +60,7 @@ export class Upstream {
       logger: false,
       maxRecipients: 100, // like most real servers: a relay must split larger envelopes
       size: 50 * 1024 * 1024,
+      ...this.#serverOptions,
       onConnect: (_session, cb) => {
         this.connections++;
         cb();
@@ -78,6 +88,8 @@ export class Upstream {
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             to: session.envelope.rcptTo.map((r) => r.address),
             data: Buffer.concat(chunks),
+            mailArgs: (session.envelope.mailFrom && session.envelope.mailFrom.args) || {},
+            rcptArgs: session.envelope.rcptTo.map((r) => r.args || {}),
           };
           const reply = this.dataScript(message);
           if (reply === 'drop') {

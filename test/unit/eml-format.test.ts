@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { addressFromEnvelopeValue, formatEnvelopeHead, parseEnvelopeHead } from '../../src/spool/eml-format.js';
+import { addressFromEnvelopeValue, formatEnvelopeHead, isValidEnvelopeAddress, parseEnvelopeHead } from '../../src/spool/eml-format.js';
 import { formatRetryState, parseRetryState } from '../../src/spool/retry-state.js';
 
 describe('.eml envelope head', () => {
@@ -50,5 +50,49 @@ describe('.rtr retry state', () => {
     assert.deepEqual(parseRetryState(text), { ...state, lastReply: '421 4.3.2 Service not available' });
     assert.equal(parseRetryState('Attempts: 3\n'), undefined);
     assert.equal(parseRetryState('First-Queued: 2026-11-30T00:00:00Z\nAttempts: lots\n')?.attempts, 0);
+  });
+});
+
+describe('.eml envelope parameters (DSN, BODY, SMTPUTF8)', () => {
+  it('writes them after the address, Exchange style, and reads them back; none means the lines of old', () => {
+    const envelope = {
+      sender: 'a@example.com',
+      recipients: ['b@example.net', 'c@example.net', '"d e"@example.net'],
+      params: {
+        ret: 'HDRS' as const,
+        envid: 'id with space+plus=eq',
+        body8bit: true,
+        smtputf8: true,
+        recipients: { 'b@example.net': { notify: ['SUCCESS' as const, 'FAILURE' as const], orcpt: 'rfc822;orig@example.org' }, '"d e"@example.net': { notify: [] } },
+      },
+    };
+    const head = formatEnvelopeHead(envelope);
+    assert.equal(
+      head.toString(),
+      'X-Sender: <a@example.com> RET=HDRS; ENVID=id+20with+20space+2Bplus+3Deq; BODY=8BITMIME; SMTPUTF8\r\n' +
+        'X-Receiver: <b@example.net> NOTIFY=SUCCESS,FAILURE; ORCPT=rfc822;orig@example.org\r\n' +
+        'X-Receiver: <c@example.net>\r\n' +
+        'X-Receiver: <"d e"@example.net> NOTIFY=NEVER\r\n',
+    );
+    const parsed = parseEnvelopeHead(Buffer.concat([head, Buffer.from('Subject: x\r\n\r\nbody\r\n')]), true);
+    assert.ok(parsed !== 'need-more' && parsed.ok);
+    assert.deepEqual(parsed.head, { sender: 'a@example.com', recipients: envelope.recipients, bodyOffset: head.length, params: envelope.params });
+    assert.equal(formatEnvelopeHead({ sender: 'a@b', recipients: ['c@d'], params: {} }).toString(), 'X-Sender: <a@b>\r\nX-Receiver: <c@d>\r\n');
+  });
+
+  it('reads what other writers put there (Exchange\'s ORCPT;NOTIFY order, bare addresses) and ignores what it does not know', () => {
+    const file = 'X-Sender: a@example.com RET=FULL; X-ExtendedProps=abc\r\nX-Receiver: b@example.net ORCPT=rfc822;b@example.net; NOTIFY=DELAY; X-Other=1\r\nX-Receiver: <c@example.net> NOTIFY=BOGUS\r\nSubject: x\r\n\r\n';
+    const parsed = parseEnvelopeHead(Buffer.from(file), true);
+    assert.ok(parsed !== 'need-more' && parsed.ok);
+    assert.deepEqual(parsed.head.recipients, ['b@example.net', 'c@example.net']);
+    assert.deepEqual(parsed.head.params, { ret: 'FULL', recipients: { 'b@example.net': { notify: ['DELAY'], orcpt: 'rfc822;b@example.net' } } });
+  });
+
+  it('takes a quoted local part with spaces, and still refuses control characters and brackets in it', () => {
+    assert.ok(isValidEnvelopeAddress('"john smith"@example.net'));
+    assert.ok(!isValidEnvelopeAddress('"john\r\nsmith"@example.net'));
+    assert.ok(!isValidEnvelopeAddress('"john<smith"@example.net'));
+    assert.ok(!isValidEnvelopeAddress('john smith@example.net'));
+    assert.ok(!isValidEnvelopeAddress('"john" smith@example.net'));
   });
 });

@@ -119,7 +119,9 @@ describe('Pickup headers', () => {
     assert.match((bad('From: undisclosed:;\r\nTo: a@y.example\r\n') as { reason: string }).reason, /no sender/);
     assert.match((bad('From: a@x.example\r\nTo: undisclosed-recipients:;\r\n') as { reason: string }).reason, /no recipients/);
     assert.match((bad('From: a@x.example\r\nTo: b@y.example, helpdesk\r\n') as { reason: string }).reason, /not an e-mail address in To: "helpdesk"/);
-    assert.match((bad('From: a@x.example\r\nCc: "a b"@y.example\r\n') as { reason: string }).reason, /in Cc: "\\"a b\\"@y.example"/);
+    assert.match((bad('From: a@x.example\r\nCc: "a\tb"@y.example\r\n') as { reason: string }).reason, /in Cc: "\\"a\\tb\\"@y.example"/);
+    // A quoted local part is an address (RFC 5321 4.1.2), spaces and all.
+    assert.deepEqual(bad('From: a@x.example\r\nCc: "a b"@y.example\r\n'), { ok: true, envelope: { sender: 'a@x.example', recipients: ['"a b"@y.example'] } });
   });
 
   it('drops Bcc: (folded too) and adds Message-ID:/Date: only when missing', () => {
