@@ -1,6 +1,7 @@
 /**
  * `npm run release:check`: the black-box check of what `npm run release` wrote, as shipped. On Linux:
- *   - SHA256SUMS matches every asset, and the zip holds mailroot.exe and exactly WINDOWS_ZIP_FILES;
+ *   - SHA256SUMS matches every asset; the zip holds mailroot.exe (no broken signature, mailroot's version
+ *     resource) and exactly WINDOWS_ZIP_FILES;
  *   - mailroot.exe, unpacked from the zip into a fresh folder, runs under Wine; the linux-x64 binary, copied
  *     out of the repository, runs natively. Each: `--version`, `hash-password`, then `serve` (with the sample
  *     mailroot.json) relays a message over SMTP, a Pickup file and a file moved into Queue to a real SMTP server
@@ -13,7 +14,6 @@
  */
 import AdmZip from 'adm-zip';
 import { spawn, spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -22,7 +22,8 @@ import { parsePasswordHash, verifyPassword } from '../src/smtp/auth.js';
 import { sendMail } from '../test/helpers/client.js';
 import { dropIntoQueue, eventually, filesIn } from '../test/helpers/relay.js';
 import { unusedPort, Upstream, type ReceivedMessage } from '../test/helpers/upstream.js';
-import { NODE_VERSION, RELEASE_DIR, ROOT, SUMS_NAME, TARGETS, WINDOWS_ZIP_FILES, assetName, zipName, type Target } from './release-manifest.js';
+import { describeMailrootExe } from './release-pe.js';
+import { NODE_VERSION, RELEASE_DIR, ROOT, SUMS_NAME, TARGETS, sha256, WINDOWS_ZIP_FILES, assetName, zipName, type Target } from './release-manifest.js';
 
 /** Generous: Wine on a busy 2-core machine starts a process in seconds, not milliseconds. */
 const WAIT_MS = 90_000;
@@ -182,12 +183,6 @@ async function checkExecutable(runner: Runner, work: string, config: string): Pr
   }
 }
 
-async function sha256(file: string): Promise<string> {
-  const hash = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 async function checkSums(): Promise<void> {
   const lines = fs.readFileSync(path.join(RELEASE_DIR, SUMS_NAME), 'utf8').trim().split('\n');
   const expected = [...TARGETS.map((target) => assetName(version, target)), zipName(version)].sort();
@@ -210,6 +205,11 @@ async function unpackWindowsZip(target: Target, work: string): Promise<string> {
   const exe = path.join(work, 'mailroot.exe');
   if ((await sha256(exe)) !== (await sha256(path.join(RELEASE_DIR, assetName(version, target))))) throw new Error('the zip\'s mailroot.exe is not the exe asset');
   step(`zip: ${names.join(', ')}`);
+  const described = describeMailrootExe(fs.readFileSync(exe));
+  if (described.signed || described.product !== 'mailroot' || described.version !== version) {
+    throw new Error(`mailroot.exe: ${JSON.stringify(described)}, expected unsigned, product mailroot, version ${version}`);
+  }
+  step(`mailroot.exe: unsigned, version resource "mailroot ${version}"`);
   return exe;
 }
 

@@ -3,6 +3,8 @@
  * shipped beside the Windows executable. scripts/release.ts builds from this; scripts/release-check.ts checks
  * the result against it.
  */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -73,4 +75,11 @@ export function zipName(version: string): string {
   return `mailroot-${version}-win-x64.zip`;
 }
 
+/** The checksum file, in sha256sum's format ("<hex>  <name>"), so `sha256sum --check` reads it. */
 export const SUMS_NAME = 'SHA256SUMS';
+
+export async function sha256(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

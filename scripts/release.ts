@@ -11,12 +11,12 @@
 import * as esbuild from 'esbuild';
 import AdmZip from 'adm-zip';
 import { execFileSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { hostNodeBinary, nodeBinary } from './release-node.js';
-import { NODE_VERSION, RELEASE_DIR, ROOT, SUMS_NAME, TARGETS, WINDOWS_ZIP_FILES, assetName, zipName } from './release-manifest.js';
+import { asMailrootExe } from './release-pe.js';
+import { NODE_VERSION, RELEASE_DIR, ROOT, SUMS_NAME, TARGETS, sha256, WINDOWS_ZIP_FILES, assetName, zipName } from './release-manifest.js';
 
 type Inject = (file: string, resource: string, data: Buffer, options: { sentinelFuse: string }) => Promise<void>;
 const { inject } = createRequire(import.meta.url)('postject') as { inject: Inject };
@@ -67,12 +67,6 @@ function seaBlob(bundleFile: string): Buffer {
   return fs.readFileSync(blob);
 }
 
-async function sha256(file: string): Promise<string> {
-  const hash = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 async function main(): Promise<void> {
   const version = packageVersion();
   fs.rmSync(RELEASE_DIR, { recursive: true, force: true });
@@ -84,7 +78,8 @@ async function main(): Promise<void> {
   const assets: string[] = [];
   for (const target of TARGETS) {
     const exe = path.join(RELEASE_DIR, assetName(version, target));
-    fs.copyFileSync(nodeBinary(target), exe);
+    if (target.exeSuffix === '.exe') fs.writeFileSync(exe, asMailrootExe(fs.readFileSync(nodeBinary(target)), version, NODE_VERSION));
+    else fs.copyFileSync(nodeBinary(target), exe);
     fs.chmodSync(exe, 0o755);
     process.stderr.write(`injecting mailroot into ${path.basename(exe)}\n`);
     await inject(exe, 'NODE_SEA_BLOB', blob, { sentinelFuse: SEA_FUSE });
