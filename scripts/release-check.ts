@@ -184,7 +184,9 @@ async function checkExecutable(runner: Runner, work: string, config: string): Pr
 }
 
 async function checkSums(): Promise<void> {
-  const lines = fs.readFileSync(path.join(RELEASE_DIR, SUMS_NAME), 'utf8').trim().split('\n');
+  const sums = path.join(RELEASE_DIR, SUMS_NAME);
+  if (!fs.existsSync(sums)) throw new Error(`${sums} is missing: run npm run release first`);
+  const lines = fs.readFileSync(sums, 'utf8').trim().split('\n');
   const expected = [...TARGETS.map((target) => assetName(version, target)), zipName(version)].sort();
   const listed = lines.map((line) => line.slice(66)).sort();
   if (JSON.stringify(listed) !== JSON.stringify(expected)) throw new Error(`${SUMS_NAME} lists ${listed.join(', ')}, not ${expected.join(', ')}`);
