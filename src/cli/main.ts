@@ -9,6 +9,7 @@ import { createLogger } from '../log/logger.js';
 import { Relay } from '../relay.js';
 import { hashPassword } from '../smtp/auth.js';
 import { MailrootLockedError } from '../spool/lock.js';
+import { versionText } from './version.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure (cannot listen, mailroot in use), 2 bad configuration. */
 const EXIT_RUNTIME = 1;
@@ -124,7 +125,8 @@ function configOptions(): Record<string, Options> {
   return options;
 }
 
-await yargs(hideBin(process.argv))
+// No top-level await: the release bundle (scripts/release.ts) is CommonJS, which has none.
+void yargs(hideBin(process.argv))
   .scriptName('mailroot')
   .usage('$0 [serve] [options]\n\nStore-and-forward SMTP relay with an IIS-compatible mailroot.')
   .option('config', { type: 'string', describe: 'JSON config file (default: mailroot.json in the working folder, if present)' })
@@ -141,7 +143,8 @@ await yargs(hideBin(process.argv))
     fail(EXIT_CONFIG, `${message} (see mailroot --help)`);
   })
   .help()
-  .version(false)
-  .parseAsync();
+  .version('version', "Show mailroot's and Node.js's versions", versionText())
+  .parseAsync()
+  .catch((err: unknown) => fail(EXIT_RUNTIME, (err as Error).stack ?? String(err)));
 
 
