@@ -8,16 +8,14 @@
 // - anything else: line endings made CRLF, leading dots removed when pickupDotStuffed, envelope from the
 //   X-Sender/X-Receiver lines or the headers, Bcc: removed, Message-ID:/Date: added when missing, and a
 //   "Received: from mail pickup service" line on top.
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import { pipeline, type Readable, type Transform } from 'node:stream';
 import { rfc5322Date } from '../mail/rfc5322-date.js';
 import { bufferStream } from '../spool/buffer-stream.js';
 import { CrlfNormalizer } from '../spool/crlf.js';
 import { errorCode } from '../spool/durable.js';
-import { readFileRange } from '../spool/file-ops.js';
-import { isMailrootFile, parseEnvelopeHead, type Envelope, type ParsedHead } from '../spool/eml-format.js';
+import { isMailrootFile, newEnvelopeParseState, parseEnvelopeHead, type Envelope, type ParsedHead } from '../spool/eml-format.js';
 import { newMessageId } from '../spool/ids.js';
+import { closeUntrusted, fdStream, openUntrusted, readFromFd, UntrustedFileError, type UntrustedFile } from '../spool/untrusted-file.js';
 import { MessageRejectedError, SpoolWriteError, type PickupClaim, type Spool } from '../spool/spool.js';
 import { envelopeOf, findHeaderEnd, pickupReceivedLine, rewriteHeaders, splitHeaderFields, type HeaderEnd } from './headers.js';
 import { DotUnstuffer, FileChangedError, NulGuard, ReplacePrefix, SizeGuard } from './transforms.js';
@@ -31,8 +29,11 @@ export interface IngestContext {
 
 export type IngestOutcome =
   | { kind: 'queued'; id: string; envelope: Envelope; size: number; mailrootFile: boolean }
-  /** Not a message mailroot can send: the file goes to Badmail with this reason. */
-  | { kind: 'bad'; reason: string; envelope?: Envelope }
+  /**
+   * Not a message mailroot can send: the file goes to Badmail with this reason. `refused`: not read at all (a
+   * link, a pipe): only the reason goes to Badmail, and the name is removed, whatever it pointed at left alone.
+   */
+  | { kind: 'bad'; reason: string; envelope?: Envelope; refused?: boolean }
   /** Nothing is wrong with the file that time will not fix: put it back in Pickup. `spool`: the spool failed. */
   | { kind: 'retry'; reason: string; spool: boolean }
   /** The claimed file disappeared. */
@@ -86,10 +87,11 @@ async function readHead(file: FileBytes, dots: boolean): Promise<Head | { bad: s
   let length = 0;
   let envelope: ParsedHead | undefined;
   let searchFrom = 0;
+  const progress = newEnvelopeParseState();
   const analyse = (complete: boolean): Head | { bad: string } | 'need-more' => {
     const data = buffer.subarray(0, length);
     if (!envelope) {
-      const parsed = parseEnvelopeHead(data, complete);
+      const parsed = parseEnvelopeHead(data, complete, progress);
       if (parsed === 'need-more') return 'need-more';
       if (!parsed.ok) return { bad: parsed.reason };
       envelope = parsed.head;
@@ -146,22 +148,39 @@ interface FileBytes {
   open(chunkSize: number): Readable;
 }
 
-async function fileBytes(file: string, size: number): Promise<FileBytes> {
-  const bytes = size <= WHOLE_FILE_LIMIT ? await readWhole(file, size) : undefined;
+/** Every byte comes from the one descriptor opened by openUntrusted: the path is never opened again. */
+async function fileBytes(opened: UntrustedFile, file: string): Promise<FileBytes> {
+  const size = opened.stats.size;
+  const bytes = size <= WHOLE_FILE_LIMIT ? await readWhole(opened.fd, size) : undefined;
   if (bytes) return { whole: true, open: () => bufferStream(bytes) };
-  return { whole: false, open: (chunkSize) => fs.createReadStream(file, { highWaterMark: chunkSize }) };
+  return { whole: false, open: (chunkSize) => fdStream(opened.fd, file, 0, chunkSize) };
 }
 
 /** The whole file, or undefined when it is longer than `size` (it grew since it was measured). */
-async function readWhole(file: string, size: number): Promise<Buffer | undefined> {
-  const bytes = await readFileRange(file, 0, size + 1);
+async function readWhole(fd: number, size: number): Promise<Buffer | undefined> {
+  const bytes = await readFromFd(fd, 0, size + 1);
   return bytes.length > size ? undefined : bytes;
 }
 
 async function ingestFile(claim: PickupClaim, ctx: IngestContext): Promise<IngestOutcome> {
-  const { size } = await fsp.stat(claim.path);
+  let opened: UntrustedFile;
+  try {
+    opened = await openUntrusted(claim.path);
+  } catch (err) {
+    if (err instanceof UntrustedFileError) return { kind: 'bad', reason: err.message, refused: true };
+    throw err;
+  }
+  try {
+    return await ingestOpened(opened, claim, ctx);
+  } finally {
+    await closeUntrusted(opened.fd);
+  }
+}
+
+async function ingestOpened(opened: UntrustedFile, claim: PickupClaim, ctx: IngestContext): Promise<IngestOutcome> {
+  const size = opened.stats.size;
   if (size === 0) return { kind: 'bad', reason: 'the file is empty' };
-  const file = await fileBytes(claim.path, size);
+  const file = await fileBytes(opened, claim.path);
   const read = await readHead(file, ctx.dotStuffed);
   if ('bad' in read) return { kind: 'bad', reason: read.bad };
   const { data, head, headerEnd } = read;

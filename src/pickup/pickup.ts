@@ -193,7 +193,9 @@ export class Pickup {
           recipients: [],
           now: new Date(),
         });
-        const stem = await spool.quarantineFile(claim.path, claim.id, report);
+        const stem = outcome.refused
+          ? await spool.refuseFile(claim.path, claim.id, report)
+          : await spool.quarantineFile(claim.path, claim.id, report);
         events.badmail({ id: stem, file: claim.name, reason: outcome.reason, recipients: outcome.envelope?.recipients ?? [] });
         return;
       }

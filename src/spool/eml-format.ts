@@ -5,7 +5,7 @@
 //   <the message as received>
 //
 // This module is the only one that reads or writes those envelope lines.
-import { closeFile, fstatFile, openExisting, readAt } from './file-ops.js';
+import { closeUntrusted, openUntrusted, readFromFd } from './untrusted-file.js';
 
 export interface Envelope {
   /** The reverse-path without brackets; '' is the null sender <>. */
@@ -55,19 +55,44 @@ export function addressFromEnvelopeValue(value: string): string | undefined {
 const ENVELOPE_LINE = /^(x-sender|x-receiver)[ \t]*:(.*)$/i;
 
 /**
+ * Where a parse of the envelope lines stopped for want of data. Passing the same object again with more data
+ * (the same bytes, extended) resumes at the line it stopped at: a long head read in chunks is parsed once, not
+ * from byte 0 after every chunk.
+ */
+export interface EnvelopeParseState {
+  offset: number;
+  sender: string | undefined;
+  recipients: string[];
+  /** The recipients so far, for de-duplication in O(1). */
+  seen: Set<string>;
+  lineNumber: number;
+}
+
+export function newEnvelopeParseState(): EnvelopeParseState {
+  return { offset: 0, sender: undefined, recipients: [], seen: new Set(), lineNumber: 0 };
+}
+
+/**
  * Parses the envelope lines at the top of a file. `data` must hold at least the whole head; `complete` says
  * whether it is the whole file (otherwise a head that runs to the end of `data` is reported as too long).
  * A value may be folded onto continuation lines (System.Net.Mail folds a long `"Name" <address>`).
+ * `resume`: see EnvelopeParseState.
  */
-export function parseEnvelopeHead(data: Buffer, complete: boolean): HeadResult | 'need-more' {
-  let offset = 0;
-  let sender: string | undefined;
-  const recipients: string[] = [];
-  let lineNumber = 0;
+export function parseEnvelopeHead(data: Buffer, complete: boolean, resume: EnvelopeParseState = newEnvelopeParseState()): HeadResult | 'need-more' {
+  let offset = resume.offset;
+  let sender = resume.sender;
+  const { recipients, seen } = resume;
+  let lineNumber = resume.lineNumber;
+  const needMore = (): 'need-more' => {
+    resume.offset = offset;
+    resume.sender = sender;
+    resume.lineNumber = lineNumber;
+    return 'need-more';
+  };
   for (;;) {
     const newline = data.indexOf(0x0a, offset);
     if (newline === -1) {
-      if (!complete) return 'need-more';
+      if (!complete) return needMore();
       // A file that is nothing but envelope lines has an empty message.
       if (offset < data.length && ENVELOPE_LINE.test(data.subarray(offset).toString('latin1'))) {
         return { ok: false, reason: 'the file holds envelope lines but no message' };
@@ -77,19 +102,19 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean): HeadResult |
     const line = data.subarray(offset, newline).toString('utf8').replace(/\r$/, '');
     const match = ENVELOPE_LINE.exec(line);
     if (!match) break;
-    lineNumber++;
     let value = match[2]!;
     let end = newline + 1;
     while (end < data.length && (data[end] === 0x20 || data[end] === 0x09)) {
       const next = data.indexOf(0x0a, end);
       if (next === -1) {
-        if (!complete) return 'need-more';
+        if (!complete) return needMore();
         return { ok: false, reason: 'the file holds envelope lines but no message' };
       }
       value += data.subarray(end, next).toString('utf8').replace(/\r$/, '');
       end = next + 1;
     }
-    if (end >= data.length && !complete) return 'need-more'; // a continuation line may follow
+    if (end >= data.length && !complete) return needMore(); // a continuation line may follow
+    lineNumber++;
     const address = addressFromEnvelopeValue(value);
     const field = match[1]!.toLowerCase() === 'x-sender' ? 'X-Sender' : 'X-Receiver';
     if (address === undefined) return { ok: false, reason: `line ${lineNumber}: ${field} has no address` };
@@ -100,7 +125,10 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean): HeadResult |
       sender ??= address; // .NET puts an application-supplied X-Sender after its own; the first one wins
     } else {
       if (address === '') return { ok: false, reason: `line ${lineNumber}: X-Receiver is empty` };
-      if (!recipients.includes(address)) recipients.push(address);
+      if (!seen.has(address)) {
+        seen.add(address);
+        recipients.push(address);
+      }
     }
     offset = end;
   }
@@ -136,24 +164,33 @@ export interface HeadRead {
 }
 
 export async function readEnvelopeHead(file: string): Promise<HeadResult & HeadRead> {
-  const fd = await openExisting(file);
+  const { fd, stats } = await openUntrusted(file);
   try {
-    const { size, ino } = await fstatFile(fd);
-    let buffer = Buffer.alloc(0);
+    const { size, ino } = stats;
+    const progress = newEnvelopeParseState();
+    let buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, size));
+    let length = 0;
     for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(0, size - buffer.length)));
-      const bytesRead = chunk.length > 0 ? await readAt(fd, chunk, 0, chunk.length, buffer.length) : 0;
-      buffer = buffer.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buffer, chunk.subarray(0, bytesRead)]);
-      const complete = bytesRead === 0 || buffer.length >= size;
-      const result = parseEnvelopeHead(buffer, complete);
+      const want = Math.min(READ_CHUNK, Math.max(0, size - length));
+      if (length + want > buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, length + want));
+        buffer.copy(grown, 0, 0, length);
+        buffer = grown;
+      }
+      const chunk = want > 0 ? await readFromFd(fd, length, want) : Buffer.alloc(0);
+      chunk.copy(buffer, length);
+      length += chunk.length;
+      const data = buffer.subarray(0, length);
+      const complete = chunk.length === 0 || length >= size;
+      const result = parseEnvelopeHead(data, complete, progress);
       if (result !== 'need-more') {
-        const peek = result.ok ? buffer.subarray(result.head.bodyOffset) : undefined;
+        const peek = result.ok ? data.subarray(result.head.bodyOffset) : undefined;
         return { ...result, size, ino, peek, peekComplete: complete };
       }
-      if (buffer.length > MAX_HEAD_BYTES) return { ok: false, reason: 'the envelope lines are longer than 4 MB', size, ino };
+      if (length > MAX_HEAD_BYTES) return { ok: false, reason: 'the envelope lines are longer than 4 MB', size, ino };
     }
   } finally {
-    await closeFile(fd);
+    await closeUntrusted(fd);
   }
 }
 
