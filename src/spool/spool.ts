@@ -302,7 +302,7 @@ export class Spool {
       return await createFile(temp, true, wait);
     } catch (err) {
       if (errorCode(err) !== 'ENOENT') throw err;
-      await fsp.mkdir(path.dirname(temp), { recursive: true });
+      await fsp.mkdir(path.dirname(temp), { recursive: true, mode: 0o700 });
       return createFile(temp, true, wait);
     }
   }
@@ -312,7 +312,7 @@ export class Spool {
       await renameWithRetry(temp, target);
     } catch (err) {
       if (errorCode(err) !== 'ENOENT') throw err;
-      await fsp.mkdir(path.dirname(target), { recursive: true });
+      await fsp.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
       await renameWithRetry(temp, target);
     }
   }
