@@ -54,6 +54,7 @@ export class Relay {
       bouncer,
       maxHopCount: config.maxHopCount,
       delayNotify: config.delayNotify,
+      log,
     });
     this.scheduler = new Scheduler({
       agent,

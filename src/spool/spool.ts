@@ -432,7 +432,7 @@ export class Spool {
     const envelope = { sender: message.envelope.sender, recipients };
     const temp = this.#scratchPath(message.id, 'rewrite');
     await this.#copyWithHead(message, envelope, temp);
-    await renameWithRetry(temp, message.path);
+    await this.#renameOrRemove(temp, message.path);
     await fsyncDir(this.layout.queue);
     const head = formatEnvelopeHead(envelope);
     const { ino } = await fsp.stat(message.path);
@@ -446,10 +446,25 @@ export class Spool {
       await syncFile(fd);
     } catch (err) {
       await closeFile(fd).catch(() => undefined);
-      await unlinkIfPresent(temp);
+      await unlinkIfPresent(temp).catch(() => undefined);
       throw err;
     }
-    await closeFile(fd);
+    try {
+      await closeFile(fd);
+    } catch (err) {
+      await unlinkIfPresent(temp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Renames a finished temp file into place; if that fails, the temp file goes, not left in SortTemp. */
+  async #renameOrRemove(temp: string, target: string): Promise<void> {
+    try {
+      await renameWithRetry(temp, target);
+    } catch (err) {
+      await unlinkIfPresent(temp).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Writes the .bdr under a free stem, before its message moves (see quarantine); returns the stem. */
@@ -489,7 +504,7 @@ export class Spool {
     if (message && recipients && recipients.length < message.envelope.recipients.length) {
       const temp = this.#scratchPath(id, 'bad');
       await this.#copyWithHead(message, { sender: message.envelope.sender, recipients }, temp);
-      await renameWithRetry(temp, badFile);
+      await this.#renameOrRemove(temp, badFile);
     } else {
       await renameWithRetry(this.queuePath(name), badFile);
       await unlinkIfPresent(this.#statePath(name));

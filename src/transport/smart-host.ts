@@ -95,9 +95,10 @@ export class SmartHostTransport implements Transport {
       const outcome = await this.#send(pooled, envelope, body);
       if ('result' in outcome) return outcome.result;
       const unsent = !body.readableDidRead;
+      const bodySent = body.readableEnded;
       body.destroy();
       if (reused && unsent && attempt === 1 && isHostError(outcome.error)) continue;
-      return classifyError(outcome.error);
+      return classifyError(outcome.error, { bodySent });
     }
   }
 
