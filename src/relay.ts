@@ -72,6 +72,7 @@ export class Relay {
       hostname: config.hostname,
       maxMessageSize: config.maxMessageSize,
       dotStuffed: config.pickupDotStuffed,
+      maxRecipients: config.pickupMaxRecipients,
       settleTime: config.pickupSettleTime,
       rescanInterval: config.rescanInterval,
       log,

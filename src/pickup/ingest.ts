@@ -3,8 +3,9 @@
 //
 // Two kinds of file:
 // - mailroot's own (Queue, Badmail, Drop files moved into Pickup; see isMailrootFile): already a finished
-//   message. Its envelope lines are the envelope and the rest is sent byte for byte: no dot removal, no added
-//   or removed header.
+//   message. Its envelope lines are the envelope and the rest is kept byte for byte (no dot removal, no header
+//   removed), under this hop's Received: line. The NUL guard and line-ending normalisation still apply: the
+//   marks of a mailroot file can be forged by any writer.
 // - anything else: line endings made CRLF, leading dots removed when pickupDotStuffed, envelope from the
 //   X-Sender/X-Receiver lines or the headers, Bcc: removed, Message-ID:/Date: added when missing, and a
 //   "Received: from mail pickup service" line on top.
@@ -13,7 +14,7 @@ import { rfc5322Date } from '../mail/rfc5322-date.js';
 import { bufferStream } from '../spool/buffer-stream.js';
 import { CrlfNormalizer } from '../spool/crlf.js';
 import { errorCode } from '../spool/durable.js';
-import { isMailrootFile, newEnvelopeParseState, parseEnvelopeHead, type Envelope, type ParsedHead } from '../spool/eml-format.js';
+import { ENVELOPE_LINES_PER_TURN, isMailrootFile, newEnvelopeParseState, parseEnvelopeHead, type Envelope, type ParsedHead } from '../spool/eml-format.js';
 import { newMessageId } from '../spool/ids.js';
 import { closeUntrusted, fdStream, openUntrusted, readFromFd, UntrustedFileError, type UntrustedFile } from '../spool/untrusted-file.js';
 import { MessageRejectedError, SpoolWriteError, type PickupClaim, type Spool } from '../spool/spool.js';
@@ -25,6 +26,8 @@ export interface IngestContext {
   hostname: string;
   maxMessageSize: number;
   dotStuffed: boolean;
+  /** pickupMaxRecipients: a file listing more goes to Badmail. */
+  maxRecipients: number;
 }
 
 export type IngestOutcome =
@@ -80,19 +83,28 @@ interface Head {
  * Reads just enough of the file for its envelope lines and header section. The bytes gather in one buffer that
  * doubles as needed, and the search resumes where it stopped: a big file without a blank line costs O(n).
  */
-async function readHead(file: FileBytes, dots: boolean): Promise<Head | { bad: string }> {
+async function readHead(file: FileBytes, dots: boolean, maxRecipients: number): Promise<Head | { bad: string }> {
   const source = file.open(HEAD_CHUNK);
   const stream = chain(source, normalizing(dots));
   let buffer = Buffer.alloc(0);
   let length = 0;
   let envelope: ParsedHead | undefined;
   let searchFrom = 0;
-  const progress = newEnvelopeParseState();
-  const analyse = (complete: boolean): Head | { bad: string } | 'need-more' => {
+  const progress = newEnvelopeParseState(ENVELOPE_LINES_PER_TURN);
+  const analyse = async (complete: boolean): Promise<Head | { bad: string } | 'need-more'> => {
     const data = buffer.subarray(0, length);
     if (!envelope) {
-      const parsed = parseEnvelopeHead(data, complete, progress);
-      if (parsed === 'need-more') return 'need-more';
+      let parsed = parseEnvelopeHead(data, complete, progress);
+      while (parsed === 'need-more' && progress.paused) {
+        // Past the cap there is nothing more to learn: the file goes to Badmail, its other lines unread.
+        if (progress.recipients.length > maxRecipients) return { bad: tooMany(progress.recipients.length, maxRecipients, true) };
+        await new Promise((resolve) => setImmediate(resolve)); // a long head is parsed a few hundred lines a turn
+        parsed = parseEnvelopeHead(data, complete, progress);
+      }
+      if (parsed === 'need-more') {
+        if (progress.recipients.length > maxRecipients) return { bad: tooMany(progress.recipients.length, maxRecipients, true) };
+        return 'need-more';
+      }
       if (!parsed.ok) return { bad: parsed.reason };
       envelope = parsed.head;
       searchFrom = envelope.bodyOffset;
@@ -116,18 +128,22 @@ async function readHead(file: FileBytes, dots: boolean): Promise<Head | { bad: s
       if (!file.whole && chunk.includes(0x0a)) {
         // Only a new line end can complete a line, a header section or the envelope lines. (A file read whole
         // is passed to the end, so that no stream is cut short.)
-        const result = analyse(false);
+        const result = await analyse(false);
         if (result !== 'need-more') return result;
       }
       if (length > MAX_HEAD_BYTES) return { bad: `no end to the envelope lines and headers in the first ${MAX_HEAD_BYTES} bytes` };
     }
-    const result = analyse(true);
+    const result = await analyse(true);
     return result === 'need-more' ? { bad: 'unreadable head' } : result;
   } finally {
     stream.destroy();
     source.destroy();
     await closed(source);
   }
+}
+
+function tooMany(count: number, max: number, atLeast: boolean): string {
+  return `${atLeast ? 'at least ' : ''}${count} recipients, more than pickupMaxRecipients (${max}) allows for one file`;
 }
 
 export async function ingest(claim: PickupClaim, ctx: IngestContext): Promise<IngestOutcome> {
@@ -181,10 +197,12 @@ async function ingestOpened(opened: UntrustedFile, claim: PickupClaim, ctx: Inge
   const size = opened.stats.size;
   if (size === 0) return { kind: 'bad', reason: 'the file is empty' };
   const file = await fileBytes(opened, claim.path);
-  const read = await readHead(file, ctx.dotStuffed);
+  const read = await readHead(file, ctx.dotStuffed, ctx.maxRecipients);
   if ('bad' in read) return { kind: 'bad', reason: read.bad };
   const { data, head, headerEnd } = read;
 
+  // Before anything else, mailroot's own files included: what marks a file as mailroot's own can be forged.
+  if (data.includes(0)) return { kind: 'bad', reason: 'binary file: it holds NUL bytes, not a mail message' };
   const mailrootFile = isMailrootFile(data, head);
   let envelope: Envelope;
   let expected: Buffer;
@@ -193,7 +211,6 @@ async function ingestOpened(opened: UntrustedFile, claim: PickupClaim, ctx: Inge
     envelope = { sender: head.sender!, recipients: head.recipients };
     expected = data.subarray(0, head.bodyOffset);
   } else {
-    if (data.includes(0)) return { kind: 'bad', reason: 'binary file: it holds NUL bytes, not a mail message' };
     if (head.bodyOffset >= data.length) return { kind: 'bad', reason: 'no message: the file holds envelope lines only' };
     const fields = splitHeaderFields(data.subarray(head.bodyOffset, headerEnd.end));
     if (fields[0] !== undefined && fields[0].name === undefined) {
@@ -208,6 +225,9 @@ async function ingestOpened(opened: UntrustedFile, claim: PickupClaim, ctx: Inge
       date: () => rfc5322Date(),
     });
   }
+  if (envelope.recipients.length > ctx.maxRecipients) {
+    return { kind: 'bad', reason: tooMany(envelope.recipients.length, ctx.maxRecipients, false), envelope: { sender: envelope.sender, recipients: [] } };
+  }
   const messageSize = size - head.bodyOffset;
   if (messageSize > ctx.maxMessageSize) {
     return { kind: 'bad', reason: `the message is ${messageSize} bytes, larger than maxMessageSize (${ctx.maxMessageSize} bytes)`, envelope };
@@ -215,12 +235,14 @@ async function ingestOpened(opened: UntrustedFile, claim: PickupClaim, ctx: Inge
 
   const source = file.open(CHUNK);
   const steps = mailrootFile
-    ? [new CrlfNormalizer(), new ReplacePrefix(expected, replacement), new SizeGuard(ctx.maxMessageSize)]
+    ? [new CrlfNormalizer(), new ReplacePrefix(expected, replacement), new NulGuard(), new SizeGuard(ctx.maxMessageSize)]
     : [...normalizing(ctx.dotStuffed), new ReplacePrefix(expected, replacement), new NulGuard(), new SizeGuard(ctx.maxMessageSize)];
   const body = chain(source, steps);
   try {
     const date = rfc5322Date();
-    const queued = await ctx.spool.accept(envelope, body, mailrootFile ? {} : { prefix: (id) => pickupReceivedLine(ctx.hostname, id, date) });
+    // Every file that comes through Pickup gets this hop's trace line, mailroot's own files too: a writer can
+    // forge the "(mailroot)" line that marks them, so it must not buy a message out of its trace.
+    const queued = await ctx.spool.accept(envelope, body, { prefix: (id) => pickupReceivedLine(ctx.hostname, id, date) });
     return { kind: 'queued', id: queued.id, envelope, size: queued.size, mailrootFile };
   } catch (err) {
     if (err instanceof MessageRejectedError) return { kind: 'bad', reason: err.message, envelope };

@@ -15,6 +15,8 @@ export interface PickupOptions {
   hostname: string;
   maxMessageSize: number;
   dotStuffed: boolean;
+  /** pickupMaxRecipients (100 when not given). */
+  maxRecipients?: number;
   settleTime: number;
   rescanInterval: number;
   log: Logger;
@@ -153,6 +155,7 @@ export class Pickup {
         hostname: this.#options.hostname,
         maxMessageSize: this.#options.maxMessageSize,
         dotStuffed: this.#options.dotStuffed,
+        maxRecipients: this.#options.maxRecipients ?? 100,
       });
     } catch (err) {
       outcome = { kind: 'retry', reason: `unexpected error: ${(err as Error).message}`, spool: true };

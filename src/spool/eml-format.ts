@@ -66,11 +66,21 @@ export interface EnvelopeParseState {
   /** The recipients so far, for de-duplication in O(1). */
   seen: Set<string>;
   lineNumber: number;
+  /**
+   * Lines parsed per call at most (undefined: no limit). When it runs out the call returns 'need-more' with
+   * `paused` set: the caller yields to the event loop and calls again with the same data. 40 000 envelope lines
+   * in one call held the event loop for a second on a busy machine.
+   */
+  budget?: number | undefined;
+  paused: boolean;
 }
 
-export function newEnvelopeParseState(): EnvelopeParseState {
-  return { offset: 0, sender: undefined, recipients: [], seen: new Set(), lineNumber: 0 };
+export function newEnvelopeParseState(budget?: number): EnvelopeParseState {
+  return { offset: 0, sender: undefined, recipients: [], seen: new Set(), lineNumber: 0, budget, paused: false };
 }
+
+/** A budget for EnvelopeParseState: about a millisecond of parsing. */
+export const ENVELOPE_LINES_PER_TURN = 500;
 
 /**
  * Parses the envelope lines at the top of a file. `data` must hold at least the whole head; `complete` says
@@ -83,6 +93,8 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean, resume: Envel
   let sender = resume.sender;
   const { recipients, seen } = resume;
   let lineNumber = resume.lineNumber;
+  let budget = resume.budget ?? Infinity;
+  resume.paused = false;
   const needMore = (): 'need-more' => {
     resume.offset = offset;
     resume.sender = sender;
@@ -90,6 +102,10 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean, resume: Envel
     return 'need-more';
   };
   for (;;) {
+    if (budget-- <= 0) {
+      resume.paused = true;
+      return needMore();
+    }
     const newline = data.indexOf(0x0a, offset);
     if (newline === -1) {
       if (!complete) return needMore();
@@ -143,11 +159,12 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean, resume: Envel
  */
 export function isMailrootFile(data: Buffer, head: ParsedHead): boolean {
   if (head.sender === undefined || head.recipients.length === 0) return false;
-  const envelope = formatEnvelopeHead({ sender: head.sender, recipients: head.recipients });
-  if (head.bodyOffset !== envelope.length || !data.subarray(0, envelope.length).equals(envelope)) return false;
+  // The cheap test first: formatting a long envelope again costs more than this.
   const start = data.subarray(head.bodyOffset, head.bodyOffset + 4096).toString('latin1');
   const received = /^Received:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*/.exec(start);
-  return received !== null && received[0].includes('(mailroot)');
+  if (received === null || !received[0].includes('(mailroot)')) return false;
+  const envelope = formatEnvelopeHead({ sender: head.sender, recipients: head.recipients });
+  return head.bodyOffset === envelope.length && data.subarray(0, envelope.length).equals(envelope);
 }
 
 const READ_CHUNK = 64 * 1024;
@@ -167,7 +184,7 @@ export async function readEnvelopeHead(file: string): Promise<HeadResult & HeadR
   const { fd, stats } = await openUntrusted(file);
   try {
     const { size, ino } = stats;
-    const progress = newEnvelopeParseState();
+    const progress = newEnvelopeParseState(ENVELOPE_LINES_PER_TURN);
     let buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, size));
     let length = 0;
     for (;;) {
@@ -182,7 +199,11 @@ export async function readEnvelopeHead(file: string): Promise<HeadResult & HeadR
       length += chunk.length;
       const data = buffer.subarray(0, length);
       const complete = chunk.length === 0 || length >= size;
-      const result = parseEnvelopeHead(data, complete, progress);
+      let result = parseEnvelopeHead(data, complete, progress);
+      while (result === 'need-more' && progress.paused) {
+        await new Promise((resolve) => setImmediate(resolve));
+        result = parseEnvelopeHead(data, complete, progress);
+      }
       if (result !== 'need-more') {
         const peek = result.ok ? data.subarray(result.head.bodyOffset) : undefined;
         return { ...result, size, ino, peek, peekComplete: complete };
