@@ -4,6 +4,7 @@
 // same way: named pipes there must not occupy the thread pool while clients send.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { renameSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -130,3 +131,52 @@ describe('Queue: named pipes do not occupy the thread pool', { skip: posix ? fal
     }
   });
 });
+
+describe('Pickup: a file swapped for a named pipe while it is read', { skip: posix ? false : 'POSIX named pipes' }, () => {
+  it('reads the file it opened (or refuses the pipe), and SMTP clients are still served', async () => {
+    const upstream = await new Upstream().start();
+    const relay = await startRelay({ smartHost: upstream.address, settings: { pickupSettleTime: '100ms', maxMessageSize: '16MB' } });
+    const { pickup, sortTemp } = relay.spool.layout;
+    // As soon as a claimed file appears in SortTemp, a pipe takes its name: the old code opened the path a second
+    // time for the message after reading the head (here, 3 MB of header lines read in 16 KB steps), and that open
+    // waited for a writer that never came, one libuv thread per file.
+    const swapped = new Set<string>();
+    const watcher = (await import('node:fs')).watch(sortTemp, (_event, name) => {
+      const file = String(name ?? '');
+      if (!file.endsWith('.pickup') || swapped.has(file)) return;
+      swapped.add(file);
+      const fifo = path.join(path.dirname(sortTemp), `fifo-${swapped.size}`);
+      try {
+        execFileSync('mkfifo', [fifo]);
+        (require_rename())(fifo, path.join(sortTemp, file));
+      } catch {
+        // the claim has already moved on
+      }
+    });
+    try {
+      const headers = Array.from({ length: 40_000 }, (_, i) => `X-Trace-${i}: ${'t'.repeat(60)}\r\n`).join('');
+      for (let i = 0; i < 4; i++) {
+        await dropFile(pickup, `big-${i}.eml`, `From: a@example.com\r\nTo: b@example.net\r\nSubject: swapped ${i}\r\n${headers}\r\nbody\r\n`);
+      }
+      await eventually(() => swapped.size === 4, 20_000, 'four claims swapped');
+      const port = relayPort(relay);
+      await Promise.all([0, 1].map((i) => sendMail({ port, from: 'a@example.com', to: ['b@example.net'], raw: `Subject: beside ${i}\r\n\r\nhi\r\n` })));
+      await receivedWith(upstream, 'Subject: beside 0');
+      await receivedWith(upstream, 'Subject: beside 1');
+      await eventually(async () => (await filesIn(sortTemp)).length === 0, 20_000, 'SortTemp to empty');
+      // Each file was either read whole from what was opened (sent intact) or refused as a pipe with a .bdr.
+      const sent = () => upstream.received.filter((m) => m.data.includes('Subject: swapped')).length;
+      const refused = async () => (await reports(relay.spool.layout.badmail)).filter((r) => /named pipe/.test(r)).length;
+      await eventually(async () => sent() + (await refused()) === 4, 30_000, 'each file sent or refused');
+      for (const m of upstream.received.filter((x) => x.data.includes('Subject: swapped'))) assert.ok(m.data.includes('X-Trace-39999:'), 'sent whole');
+    } finally {
+      watcher.close();
+      await relay.stop();
+      await upstream.stop();
+    }
+  });
+});
+
+function require_rename(): (from: string, to: string) => void {
+  return (from, to) => renameSync(from, to);
+}
