@@ -1,13 +1,14 @@
 // One relay per mailroot. Two relays on one Queue would each deliver every message (they claim nothing from
 // each other), so the second one refuses to start.
 //
-// The lock is held by the operating system for the life of the process, never inferred from a PID: a listening
-// local socket whose name is derived from the mailroot.
+// The lock is held by the operating system for the life of the process, never inferred from a PID:
 // - Linux: an abstract unix socket ("\0mailroot-<hash>"), which has no file: the kernel frees the name when the
 //   process dies, however it dies (kill -9 included), and bind() is atomic, so of two relays started together
 //   exactly one gets it. There is no stale state for them to race on.
-// - Windows: a named pipe (\\.\pipe\mailroot-<hash>); libuv creates the first instance with
-//   FILE_FLAG_FIRST_PIPE_INSTANCE, so a second listen fails (EADDRINUSE), and the pipe closes with the process.
+// - Windows: mailroot.lock opened with share mode 0 (libuv's UV_FS_O_EXLOCK), the "exclusive share mode" lock:
+//   every other open of the file fails (EBUSY) until the handle is closed, which Windows does when the process
+//   ends. (A named pipe created with FILE_FLAG_FIRST_PIPE_INSTANCE would do on Windows too, but Wine, which the
+//   CI uses, lets a second one be created; share modes it enforces.)
 // - Other POSIX systems (macOS, the BSDs: development only): a unix socket file in the mailroot. A file can be
 //   left behind by kill -9; it is taken over when nothing answers on it. Two relays starting at the same moment
 //   on such a leftover may both run there.
@@ -15,14 +16,16 @@
 // single-executable release cannot carry, and the lock-file libraries without one (proper-lockfile) guess
 // staleness from modification times. A socket is Node's own API, and the OS releases it as it would a flock.
 //
-// The name's hash includes a random key kept in mailroot.lock-key, a file only the relay's account can read (the
-// mailroot is 0711, the key 0600): another local user cannot work out the name and hold it first to keep the
-// relay from starting. The key is created once, atomically (written to a temp file, then hard-linked into place:
+// On Linux the name's hash includes a random key kept in mailroot.lock-key, a file only the relay's account can
+// read (the mailroot is 0711, the key 0600): another local user cannot work out the name and hold it first to
+// keep the relay from starting. The key is created once, atomically (written to a temp file, then hard-linked into place:
 // of two relays creating it at once, both end up reading the same key), and never changed. Deleting it while a
 // relay runs would let a second one start: do not.
 //
-// mailroot.lock says which process holds the lock, for people; nothing reads it to decide anything.
+// mailroot.lock says which process holds the lock, for people; nothing reads it to decide anything (on Windows
+// it cannot be read while the relay runs: that is the lock).
 import { randomBytes, createHash } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -35,19 +38,21 @@ export class MailrootLockedError extends Error {
 const KEY_FILE = 'mailroot.lock-key';
 const PID_FILE = 'mailroot.lock';
 
+/** libuv's UV_FS_O_EXLOCK on Windows (Node does not export it): open with share mode 0. */
+const WINDOWS_EXCLUSIVE = 0x10000000;
+
 export class MailrootLock {
   readonly file: string;
-  readonly #server: net.Server;
-  readonly #socketFile: string | undefined;
+  readonly #release: () => Promise<void>;
 
-  private constructor(file: string, server: net.Server, socketFile: string | undefined) {
+  private constructor(file: string, release: () => Promise<void>) {
     this.file = file;
-    this.#server = server;
-    this.#socketFile = socketFile;
+    this.#release = release;
   }
 
   static async acquire(root: string): Promise<MailrootLock> {
     const file = path.join(root, PID_FILE);
+    if (process.platform === 'win32') return MailrootLock.#acquireExclusiveFile(root, file);
     const key = await readOrCreateKey(path.join(root, KEY_FILE));
     const { dev, ino } = await fs.stat(root);
     const hash = createHash('sha256').update(`${key}\n${dev}\n${ino}`).digest('hex').slice(0, 40);
@@ -67,20 +72,42 @@ export class MailrootLock {
       }
     }
     await fs.writeFile(file, `${process.pid}\r\n`, { mode: 0o644 }).catch(() => undefined); // for people only
-    return new MailrootLock(file, server, socketFile);
+    return new MailrootLock(file, async () => {
+      const pid = await fs.readFile(file, 'utf8').catch(() => '');
+      if (Number.parseInt(pid, 10) === process.pid) await fs.rm(file, { force: true });
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (socketFile) await fs.rm(socketFile, { force: true });
+    });
   }
 
   async release(): Promise<void> {
-    const pid = await fs.readFile(this.file, 'utf8').catch(() => '');
-    if (Number.parseInt(pid, 10) === process.pid) await fs.rm(this.file, { force: true });
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    if (this.#socketFile) await fs.rm(this.#socketFile, { force: true });
+    await this.#release();
+  }
+
+  /** Windows: the PID file itself, held open with share mode 0 for the life of the process. */
+  static async #acquireExclusiveFile(root: string, file: string): Promise<MailrootLock> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(file, fsConstants.O_RDWR | fsConstants.O_CREAT | WINDOWS_EXCLUSIVE, 0o644);
+    } catch (err) {
+      if (errorCode(err) === 'EBUSY') throw await lockedError(root, file); // a sharing violation: held
+      throw err;
+    }
+    try {
+      await handle.truncate(0);
+      await handle.write(`${process.pid}\r\n`, 0);
+    } catch {
+      // the PID is for people only
+    }
+    return new MailrootLock(file, async () => {
+      await handle.close();
+      await fs.rm(file, { force: true });
+    });
   }
 }
 
 function lockAddress(root: string, hash: string): { address: string; socketFile: string | undefined } {
   if (process.platform === 'linux') return { address: `\0mailroot-${hash}`, socketFile: undefined };
-  if (process.platform === 'win32') return { address: `\\\\.\\pipe\\mailroot-${hash}`, socketFile: undefined };
   const socketFile = path.join(root, 'mailroot.lock.sock');
   return { address: socketFile, socketFile };
 }
