@@ -56,6 +56,7 @@ export class Relay {
       bouncer,
       maxHopCount: config.maxHopCount,
       delayNotify: config.delayNotify,
+      log,
     });
     this.scheduler = new Scheduler({
       agent,
@@ -73,6 +74,7 @@ export class Relay {
       hostname: config.hostname,
       maxMessageSize: config.maxMessageSize,
       dotStuffed: config.pickupDotStuffed,
+      maxRecipients: config.pickupMaxRecipients,
       settleTime: config.pickupSettleTime,
       rescanInterval: config.rescanInterval,
       log,

@@ -54,6 +54,7 @@ export interface Config {
   rescanInterval: number;
   pickupDotStuffed: boolean;
   pickupSettleTime: number;
+  pickupMaxRecipients: number;
   logLevel: LogLevel;
   logFile: string | undefined;
 }
@@ -473,6 +474,14 @@ export const CONFIG_KEYS = {
     defaultText: '"2s"',
     default: () => 2000,
     parse: positiveDuration,
+  },
+  pickupMaxRecipients: {
+    description:
+      'Most recipients one Pickup file may list (X-Receiver lines, or To:/Cc:/Bcc: without them); a file with more ' +
+      'goes to Badmail with a .bdr (IIS: 100 recipients per message)',
+    defaultText: '100',
+    default: () => 100,
+    parse: positiveInteger,
   },
   logLevel: {
     description: `Log verbosity: ${LOG_LEVELS.join(', ')}`,

@@ -1,6 +1,7 @@
 // One delivery attempt for one queued message, and what it leaves behind: the file removed, rewritten to the
 // recipients still to do, moved to Badmail with a reason, or kept with its retry state updated.
 import { failpoint } from '../failpoints.js';
+import type { Logger } from '../log/logger.js';
 import type { MailEvents } from '../log/mail-events.js';
 import type { RetryState } from '../spool/retry-state.js';
 import type { QueuedMessage, Spool } from '../spool/spool.js';
@@ -21,7 +22,15 @@ export type AttemptOutcome =
   /** Its retry state says it is not due yet. */
   | { kind: 'not-due'; at: Date }
   /** `recorded`: the failure is in its .rtr (false: a probe before its time, or a hold kept in memory). */
-  | { kind: 'deferred'; retryAt: Date; hostDown: boolean; reply: string; recorded: boolean };
+  | {
+      kind: 'deferred';
+      retryAt: Date;
+      hostDown: boolean;
+      reply: string;
+      recorded: boolean;
+      /** The smart host was not contacted (a delivered file's removal was retried): nothing learned about it. */
+      hostNotContacted?: boolean;
+    };
 
 export interface AttemptOptions {
   /** Ignore the retry state's next attempt time (a probe, or the backlog after the host came back). */
@@ -44,7 +53,20 @@ export interface AgentOptions {
   maxHopCount: number;
   /** Tell the sender once that a message is still undelivered after this long; 0 never. */
   delayNotify: number;
+  /** For local errors and possible duplicates (the mail log has the attempts themselves). */
+  log?: Logger;
   now?: () => Date;
+}
+
+/**
+ * Recipients the upstream accepted from a queued file that could not then be removed or rewritten (a virus
+ * scanner's handle, an immutable file, a read-only disk). Kept for the life of the process, tied to the file's
+ * identity: the message is never sent to them again; only the removal is retried, at the retry interval. A
+ * restart forgets it and the message goes out once more: at least once, as documented.
+ */
+interface DeliveredPending {
+  ino: number;
+  recipients: Set<string>;
 }
 
 export class DeliveryAgent {
@@ -55,7 +77,9 @@ export class DeliveryAgent {
   readonly #bouncer: Bouncer;
   readonly #maxHopCount: number;
   readonly #delayNotify: number;
+  readonly #log: Logger | undefined;
   readonly #now: () => Date;
+  readonly #delivered = new Map<string, DeliveredPending>();
 
   constructor(options: AgentOptions) {
     this.#spool = options.spool;
@@ -65,19 +89,26 @@ export class DeliveryAgent {
     this.#bouncer = options.bouncer;
     this.#maxHopCount = options.maxHopCount;
     this.#delayNotify = options.delayNotify;
+    this.#log = options.log;
     this.#now = options.now ?? (() => new Date());
   }
 
   async attempt(name: string, options: AttemptOptions = {}): Promise<AttemptOutcome> {
     const { force = false, fresh = false, probe = false, heldSince } = options;
-    const message = await this.#read(name);
-    if ('kind' in message) return message;
+    const read = await this.#read(name);
+    if ('kind' in read) {
+      this.#delivered.delete(name);
+      return read;
+    }
     const onDisk = fresh ? undefined : await this.#spool.readRetryState(name);
     const state = onDisk ?? (heldSince === undefined ? undefined : this.#holdState(heldSince, 'held while the smart host was down'));
     const now = this.#now();
-    const notDueUntil = state?.nextAttempt && state.nextAttempt > now ? state.nextAttempt : undefined;
+    const notDueUntil = await this.#dueTime(name, onDisk, state, now);
     // Only a recorded schedule is waited for; a message comes out of a hold in memory only to be tried.
     if (!force && onDisk && notDueUntil) return { kind: 'not-due', at: notDueUntil };
+
+    const message = this.#withoutDelivered(read);
+    if (message.envelope.recipients.length === 0) return this.#finishRemoval(read, state, onDisk !== undefined);
 
     const hops = await this.#countHops(message);
     if (hops > this.#maxHopCount) {
@@ -87,13 +118,98 @@ export class DeliveryAgent {
     }
 
     const result = await this.#transport.deliver(message.envelope, () => this.#spool.openBody(message));
-    if (probe && notDueUntil && result.kind === 'not-sent' && result.scope === 'host' && !result.permanent) {
-      // An extra try on the host's behalf, before this message's own time: its schedule stands. A hold is
-      // written down now, as it was (see #holdState); a recorded state is left as it is.
-      if (onDisk) return { kind: 'deferred', retryAt: notDueUntil, hostDown: true, reply: result.reply, recorded: false };
-      return this.#recordHold(message, { ...state!, lastReply: result.reply });
+    try {
+      if (probe && notDueUntil && result.kind === 'not-sent' && result.scope === 'host' && !result.permanent && !result.maybeDelivered) {
+        // An extra try on the host's behalf, before this message's own time: its schedule stands. A hold is
+        // written down now, as it was (see #holdState); a recorded state is left as it is.
+        if (onDisk) return { kind: 'deferred', retryAt: notDueUntil, hostDown: true, reply: result.reply, recorded: false };
+        return await this.#recordHold(message, { ...state!, lastReply: result.reply });
+      }
+      return await this.#applyResult(message, state, result, { probe, fresh, stateOnDisk: onDisk !== undefined });
+    } catch (err) {
+      return this.#localFailure(message, state, result, err);
     }
-    return this.#applyResult(message, state, result, { probe, fresh, stateOnDisk: onDisk !== undefined });
+  }
+
+  /**
+   * When a message with a recorded schedule is due; undefined when it is due now. A Next-Attempt further ahead
+   * than the longest retry interval (a clock stepped back, a hand edit) is cut to that from now, and an expired
+   * message is due at once, so that it is tried once more and then expires (Postfix treats future queue times
+   * the same way). Either way the message is never stranded.
+   */
+  async #dueTime(name: string, onDisk: RetryState | undefined, state: RetryState | undefined, now: Date): Promise<Date | undefined> {
+    if (!state?.nextAttempt || state.nextAttempt <= now) return undefined;
+    if (now.getTime() >= state.firstQueued.getTime() + this.#policy.expire) return undefined;
+    const longest = new Date(now.getTime() + Math.max(...this.#policy.retry));
+    if (state.nextAttempt <= longest || !onDisk) return state.nextAttempt;
+    this.#log?.warn('retry time further ahead than the longest retry interval; waiting that long instead', {
+      name,
+      nextAttempt: state.nextAttempt.toISOString(),
+      instead: longest.toISOString(),
+    });
+    // Written down, or the next look would cut it to "longest from then" again, for ever.
+    onDisk.nextAttempt = longest;
+    await this.#spool.writeRetryState(name, onDisk).catch((err: Error) => {
+      this.#log?.error('cannot correct the retry time in the .rtr', { name, error: err.message });
+    });
+    return longest;
+  }
+
+  /** The message without the recipients the upstream already took from this very file (see DeliveredPending). */
+  #withoutDelivered(message: QueuedMessage): QueuedMessage {
+    const pending = this.#delivered.get(message.name);
+    if (!pending) return message;
+    if (pending.ino !== message.ino) {
+      this.#delivered.delete(message.name); // another file under that name: a new message
+      return message;
+    }
+    const recipients = message.envelope.recipients.filter((r) => !pending.recipients.has(r));
+    return { ...message, envelope: { sender: message.envelope.sender, recipients } };
+  }
+
+  #noteDelivered(message: QueuedMessage, accepted: string[]): void {
+    let pending = this.#delivered.get(message.name);
+    if (!pending || pending.ino !== message.ino) {
+      pending = { ino: message.ino, recipients: new Set() };
+      this.#delivered.set(message.name, pending);
+    }
+    for (const recipient of accepted) pending.recipients.add(recipient);
+  }
+
+  /** Every recipient has it already; only the file's removal failed before. Nothing is sent. */
+  async #finishRemoval(message: QueuedMessage, state: RetryState | undefined, stateOnDisk: boolean): Promise<AttemptOutcome> {
+    try {
+      await this.#spool.removeDelivered(message, { hasState: stateOnDisk });
+    } catch (err) {
+      return this.#localFailure(message, state, undefined, err);
+    }
+    this.#delivered.delete(message.name);
+    this.#log?.info('delivered message removed from Queue at last', { id: message.id });
+    this.#events.attempt({ id: message.id, result: 'delivered', reply: 'removed after an earlier failed removal', recipients: [] });
+    return { kind: 'delivered' };
+  }
+
+  /**
+   * A local error after the delivery attempt (the .rtr cannot be written on a full disk, the delivered file
+   * cannot be removed). It goes through the same host state and timing as any failure: the host is down only if
+   * the transport said so, and the message waits for its next retry time, counted from now, even though that
+   * could not be written down. It never comes back before then, and never as a probe once the upstream may have
+   * it (hostDown is false then).
+   */
+  #localFailure(message: QueuedMessage, state: RetryState | undefined, result: DeliveryResult | undefined, err: unknown): AttemptOutcome {
+    const now = this.#now();
+    const decision = decideRetry((state?.attempts ?? 0) + 1, state?.firstQueued ?? now, now, this.#policy);
+    const retryAt = 'retryAt' in decision && decision.retryAt > now ? decision.retryAt : new Date(now.getTime() + this.#policy.retry[0]!);
+    const hostDown = result?.kind === 'not-sent' && result.scope === 'host' && !result.maybeDelivered;
+    const error = (err as Error).message;
+    this.#log?.error('local error after a delivery attempt; the message waits for its next retry time', {
+      id: message.id,
+      error,
+      smartHost: result ? (result.kind === 'sent' ? `accepted ${result.accepted.length} recipient(s)` : result.reply) : 'not contacted',
+      nextAttemptAt: retryAt.toISOString(),
+    });
+    const reply = hostDown ? result.reply : `local error: ${error}`;
+    return { kind: 'deferred', retryAt, hostDown, reply, recorded: false, ...(result ? {} : { hostNotContacted: true }) };
   }
 
   /**
@@ -155,6 +271,14 @@ export class DeliveryAgent {
     const { probe, fresh, stateOnDisk } = context;
     const recipients = message.envelope.recipients;
     if (result.kind === 'not-sent') {
+      if (result.maybeDelivered) {
+        const reply = `${result.reply} (after the final dot, before a reply: the message may have been delivered and may arrive twice)`;
+        this.#log?.warn('connection lost after the final dot: possible duplicate; retried at its retry time, never as a probe', {
+          id: message.id,
+          reply: result.reply,
+        });
+        return this.#recordFailure(message, state, reply, false, { unread: fresh });
+      }
       if (result.permanent) {
         const failed = everyRecipient(message, result.reply);
         return this.#toBadmail(message, state, 'the smart host refused the message permanently', failed, 'refused');
@@ -163,10 +287,14 @@ export class DeliveryAgent {
     }
 
     const { accepted, deferred, failed } = result;
-    if (accepted.length > 0) failpoint('deliver-after-upstream-250');
+    if (accepted.length > 0) {
+      failpoint('deliver-after-upstream-250');
+      this.#noteDelivered(message, accepted); // until the file no longer lists them (see DeliveredPending)
+    }
     if (result.relayedWithoutDsn?.length) await this.#bouncer.relayed(message, state, result.relayedWithoutDsn, result.reply);
     if (failed.length === 0 && deferred.length === 0) {
       await this.#spool.removeDelivered(message, { hasState: stateOnDisk });
+      this.#delivered.delete(message.name);
       this.#events.attempt({ id: message.id, result: 'delivered', reply: result.reply, recipients: accepted });
       return { kind: 'delivered' };
     }
@@ -182,12 +310,14 @@ export class DeliveryAgent {
     }
     if (deferred.length === 0) {
       await this.#spool.removeDelivered(message, { hasState: stateOnDisk });
+      this.#delivered.delete(message.name);
       this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
       return { kind: 'delivered' };
     }
     let remaining = message;
     if (deferred.length < recipients.length) {
       remaining = await this.#spool.rewriteRecipients(message, deferred.map((d) => d.recipient));
+      this.#delivered.delete(message.name); // the file now lists only the recipients still to do
       this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
     }
     const reply = deferred.length === 1 ? deferred[0]!.reply : deferred.map((d) => `<${d.recipient}> ${d.reply}`).join('; ');
@@ -207,7 +337,8 @@ export class DeliveryAgent {
     if (unread) previous ??= await this.#spool.readRetryState(message.name);
     const now = this.#now();
     const state: RetryState = {
-      firstQueued: previous?.firstQueued ?? now,
+      // A First-Queued in the future (a clock stepped back, a hand edit) would put off expiry: it counts from now.
+      firstQueued: previous && previous.firstQueued <= now ? previous.firstQueued : now,
       firstAttempt: previous?.firstAttempt ?? now,
       attempts: (previous?.attempts ?? 0) + 1,
       lastAttempt: now,

@@ -169,7 +169,11 @@ export class Scheduler {
       })
       .catch((err: unknown) => {
         // An unexpected local error (disk, permissions): keep the file, try again later, keep serving others.
+        // It says nothing about the host, so it is not a probe candidate (or a failed probe would pick it again
+        // at once, in a tight loop), and a probe that ended this way waits out probeInterval like a failed one.
         this.#options.log.error('delivery attempt failed locally', { name, error: (err as Error).message });
+        this.#hostDeferred.delete(name);
+        if (probe) this.#nextProbeAt = Date.now() + this.#options.probeInterval;
         this.#wait(name, Date.now() + this.#options.slowRetry, false);
       })
       .finally(() => {
@@ -206,7 +210,9 @@ export class Scheduler {
         else this.#hostDeferred.delete(name);
         break;
     }
-    if (outcome.kind === 'deferred' && outcome.hostDown) this.#markHostDown(outcome.reply, probe);
+    if (outcome.kind === 'deferred' && outcome.hostNotContacted) {
+      if (probe) this.#nextProbeAt = Date.now() + this.#options.probeInterval; // a probe that probed nothing
+    } else if (outcome.kind === 'deferred' && outcome.hostDown) this.#markHostDown(outcome.reply, probe);
     else if (outcome.kind === 'delivered' || outcome.kind === 'badmail' || outcome.kind === 'deferred') this.#markHostUp();
   }
 

@@ -3,21 +3,20 @@
 //
 // Two kinds of file:
 // - mailroot's own (Queue, Badmail, Drop files moved into Pickup; see isMailrootFile): already a finished
-//   message. Its envelope lines are the envelope and the rest is sent byte for byte: no dot removal, no added
-//   or removed header.
+//   message. Its envelope lines are the envelope and the rest is kept byte for byte (no dot removal, no header
+//   removed), under this hop's Received: line. The NUL guard and line-ending normalisation still apply: the
+//   marks of a mailroot file can be forged by any writer.
 // - anything else: line endings made CRLF, leading dots removed when pickupDotStuffed, envelope from the
 //   X-Sender/X-Receiver lines or the headers, Bcc: removed, Message-ID:/Date: added when missing, and a
 //   "Received: from mail pickup service" line on top.
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import { pipeline, type Readable, type Transform } from 'node:stream';
 import { rfc5322Date } from '../mail/rfc5322-date.js';
 import { bufferStream } from '../spool/buffer-stream.js';
 import { CrlfNormalizer } from '../spool/crlf.js';
 import { errorCode } from '../spool/durable.js';
-import { readFileRange } from '../spool/file-ops.js';
-import { isMailrootFile, parseEnvelopeHead, type Envelope, type ParsedHead } from '../spool/eml-format.js';
+import { ENVELOPE_LINES_PER_TURN, isMailrootFile, newEnvelopeParseState, parseEnvelopeHead, type Envelope, type ParsedHead } from '../spool/eml-format.js';
 import { newMessageId } from '../spool/ids.js';
+import { closeUntrusted, fdStream, openUntrusted, readFromFd, UntrustedFileError, type UntrustedFile } from '../spool/untrusted-file.js';
 import { MessageRejectedError, SpoolWriteError, type PickupClaim, type Spool } from '../spool/spool.js';
 import { envelopeOf, findHeaderEnd, pickupReceivedLine, rewriteHeaders, splitHeaderFields, type HeaderEnd } from './headers.js';
 import { DotUnstuffer, FileChangedError, NulGuard, ReplacePrefix, SizeGuard } from './transforms.js';
@@ -27,12 +26,17 @@ export interface IngestContext {
   hostname: string;
   maxMessageSize: number;
   dotStuffed: boolean;
+  /** pickupMaxRecipients: a file listing more goes to Badmail. */
+  maxRecipients: number;
 }
 
 export type IngestOutcome =
   | { kind: 'queued'; id: string; envelope: Envelope; size: number; mailrootFile: boolean }
-  /** Not a message mailroot can send: the file goes to Badmail with this reason. */
-  | { kind: 'bad'; reason: string; envelope?: Envelope }
+  /**
+   * Not a message mailroot can send: the file goes to Badmail with this reason. `refused`: not read at all (a
+   * link, a pipe): only the reason goes to Badmail, and the name is removed, whatever it pointed at left alone.
+   */
+  | { kind: 'bad'; reason: string; envelope?: Envelope; refused?: boolean }
   /** Nothing is wrong with the file that time will not fix: put it back in Pickup. `spool`: the spool failed. */
   | { kind: 'retry'; reason: string; spool: boolean }
   /** The claimed file disappeared. */
@@ -79,18 +83,28 @@ interface Head {
  * Reads just enough of the file for its envelope lines and header section. The bytes gather in one buffer that
  * doubles as needed, and the search resumes where it stopped: a big file without a blank line costs O(n).
  */
-async function readHead(file: FileBytes, dots: boolean): Promise<Head | { bad: string }> {
+async function readHead(file: FileBytes, dots: boolean, maxRecipients: number): Promise<Head | { bad: string }> {
   const source = file.open(HEAD_CHUNK);
   const stream = chain(source, normalizing(dots));
   let buffer = Buffer.alloc(0);
   let length = 0;
   let envelope: ParsedHead | undefined;
   let searchFrom = 0;
-  const analyse = (complete: boolean): Head | { bad: string } | 'need-more' => {
+  const progress = newEnvelopeParseState(ENVELOPE_LINES_PER_TURN);
+  const analyse = async (complete: boolean): Promise<Head | { bad: string } | 'need-more'> => {
     const data = buffer.subarray(0, length);
     if (!envelope) {
-      const parsed = parseEnvelopeHead(data, complete);
-      if (parsed === 'need-more') return 'need-more';
+      let parsed = parseEnvelopeHead(data, complete, progress);
+      while (parsed === 'need-more' && progress.paused) {
+        // Past the cap there is nothing more to learn: the file goes to Badmail, its other lines unread.
+        if (progress.recipients.length > maxRecipients) return { bad: tooMany(progress.recipients.length, maxRecipients, true) };
+        await new Promise((resolve) => setImmediate(resolve)); // a long head is parsed a few hundred lines a turn
+        parsed = parseEnvelopeHead(data, complete, progress);
+      }
+      if (parsed === 'need-more') {
+        if (progress.recipients.length > maxRecipients) return { bad: tooMany(progress.recipients.length, maxRecipients, true) };
+        return 'need-more';
+      }
       if (!parsed.ok) return { bad: parsed.reason };
       envelope = parsed.head;
       searchFrom = envelope.bodyOffset;
@@ -114,18 +128,22 @@ async function readHead(file: FileBytes, dots: boolean): Promise<Head | { bad: s
       if (!file.whole && chunk.includes(0x0a)) {
         // Only a new line end can complete a line, a header section or the envelope lines. (A file read whole
         // is passed to the end, so that no stream is cut short.)
-        const result = analyse(false);
+        const result = await analyse(false);
         if (result !== 'need-more') return result;
       }
       if (length > MAX_HEAD_BYTES) return { bad: `no end to the envelope lines and headers in the first ${MAX_HEAD_BYTES} bytes` };
     }
-    const result = analyse(true);
+    const result = await analyse(true);
     return result === 'need-more' ? { bad: 'unreadable head' } : result;
   } finally {
     stream.destroy();
     source.destroy();
     await closed(source);
   }
+}
+
+function tooMany(count: number, max: number, atLeast: boolean): string {
+  return `${atLeast ? 'at least ' : ''}${count} recipients, more than pickupMaxRecipients (${max}) allows for one file`;
 }
 
 export async function ingest(claim: PickupClaim, ctx: IngestContext): Promise<IngestOutcome> {
@@ -146,35 +164,53 @@ interface FileBytes {
   open(chunkSize: number): Readable;
 }
 
-async function fileBytes(file: string, size: number): Promise<FileBytes> {
-  const bytes = size <= WHOLE_FILE_LIMIT ? await readWhole(file, size) : undefined;
+/** Every byte comes from the one descriptor opened by openUntrusted: the path is never opened again. */
+async function fileBytes(opened: UntrustedFile, file: string): Promise<FileBytes> {
+  const size = opened.stats.size;
+  const bytes = size <= WHOLE_FILE_LIMIT ? await readWhole(opened.fd, size) : undefined;
   if (bytes) return { whole: true, open: () => bufferStream(bytes) };
-  return { whole: false, open: (chunkSize) => fs.createReadStream(file, { highWaterMark: chunkSize }) };
+  return { whole: false, open: (chunkSize) => fdStream(opened.fd, file, 0, chunkSize) };
 }
 
 /** The whole file, or undefined when it is longer than `size` (it grew since it was measured). */
-async function readWhole(file: string, size: number): Promise<Buffer | undefined> {
-  const bytes = await readFileRange(file, 0, size + 1);
+async function readWhole(fd: number, size: number): Promise<Buffer | undefined> {
+  const bytes = await readFromFd(fd, 0, size + 1);
   return bytes.length > size ? undefined : bytes;
 }
 
 async function ingestFile(claim: PickupClaim, ctx: IngestContext): Promise<IngestOutcome> {
-  const { size } = await fsp.stat(claim.path);
+  let opened: UntrustedFile;
+  try {
+    opened = await openUntrusted(claim.path);
+  } catch (err) {
+    if (err instanceof UntrustedFileError) return { kind: 'bad', reason: err.message, refused: true };
+    throw err;
+  }
+  try {
+    return await ingestOpened(opened, claim, ctx);
+  } finally {
+    await closeUntrusted(opened.fd);
+  }
+}
+
+async function ingestOpened(opened: UntrustedFile, claim: PickupClaim, ctx: IngestContext): Promise<IngestOutcome> {
+  const size = opened.stats.size;
   if (size === 0) return { kind: 'bad', reason: 'the file is empty' };
-  const file = await fileBytes(claim.path, size);
-  const read = await readHead(file, ctx.dotStuffed);
+  const file = await fileBytes(opened, claim.path);
+  const read = await readHead(file, ctx.dotStuffed, ctx.maxRecipients);
   if ('bad' in read) return { kind: 'bad', reason: read.bad };
   const { data, head, headerEnd } = read;
 
+  // Before anything else, mailroot's own files included: what marks a file as mailroot's own can be forged.
+  if (data.includes(0)) return { kind: 'bad', reason: 'binary file: it holds NUL bytes, not a mail message' };
   const mailrootFile = isMailrootFile(data, head);
   let envelope: Envelope;
   let expected: Buffer;
   let replacement: Buffer = Buffer.alloc(0);
   if (mailrootFile) {
-    envelope = { sender: head.sender!, recipients: head.recipients };
+    envelope = { sender: head.sender!, recipients: head.recipients, ...(head.params ? { params: head.params } : {}) };
     expected = data.subarray(0, head.bodyOffset);
   } else {
-    if (data.includes(0)) return { kind: 'bad', reason: 'binary file: it holds NUL bytes, not a mail message' };
     if (head.bodyOffset >= data.length) return { kind: 'bad', reason: 'no message: the file holds envelope lines only' };
     const fields = splitHeaderFields(data.subarray(head.bodyOffset, headerEnd.end));
     if (fields[0] !== undefined && fields[0].name === undefined) {
@@ -189,6 +225,9 @@ async function ingestFile(claim: PickupClaim, ctx: IngestContext): Promise<Inges
       date: () => rfc5322Date(),
     });
   }
+  if (envelope.recipients.length > ctx.maxRecipients) {
+    return { kind: 'bad', reason: tooMany(envelope.recipients.length, ctx.maxRecipients, false), envelope: { sender: envelope.sender, recipients: [] } };
+  }
   const messageSize = size - head.bodyOffset;
   if (messageSize > ctx.maxMessageSize) {
     return { kind: 'bad', reason: `the message is ${messageSize} bytes, larger than maxMessageSize (${ctx.maxMessageSize} bytes)`, envelope };
@@ -196,12 +235,14 @@ async function ingestFile(claim: PickupClaim, ctx: IngestContext): Promise<Inges
 
   const source = file.open(CHUNK);
   const steps = mailrootFile
-    ? [new CrlfNormalizer(), new ReplacePrefix(expected, replacement), new SizeGuard(ctx.maxMessageSize)]
+    ? [new CrlfNormalizer(), new ReplacePrefix(expected, replacement), new NulGuard(), new SizeGuard(ctx.maxMessageSize)]
     : [...normalizing(ctx.dotStuffed), new ReplacePrefix(expected, replacement), new NulGuard(), new SizeGuard(ctx.maxMessageSize)];
   const body = chain(source, steps);
   try {
     const date = rfc5322Date();
-    const queued = await ctx.spool.accept(envelope, body, mailrootFile ? {} : { prefix: (id) => pickupReceivedLine(ctx.hostname, id, date) });
+    // Every file that comes through Pickup gets this hop's trace line, mailroot's own files too: a writer can
+    // forge the "(mailroot)" line that marks them, so it must not buy a message out of its trace.
+    const queued = await ctx.spool.accept(envelope, body, { prefix: (id) => pickupReceivedLine(ctx.hostname, id, date) });
     return { kind: 'queued', id: queued.id, envelope, size: queued.size, mailrootFile };
   } catch (err) {
     if (err instanceof MessageRejectedError) return { kind: 'bad', reason: err.message, envelope };

@@ -15,6 +15,8 @@ export interface PickupOptions {
   hostname: string;
   maxMessageSize: number;
   dotStuffed: boolean;
+  /** pickupMaxRecipients (100 when not given). */
+  maxRecipients?: number;
   settleTime: number;
   rescanInterval: number;
   log: Logger;
@@ -153,6 +155,7 @@ export class Pickup {
         hostname: this.#options.hostname,
         maxMessageSize: this.#options.maxMessageSize,
         dotStuffed: this.#options.dotStuffed,
+        maxRecipients: this.#options.maxRecipients ?? 100,
       });
     } catch (err) {
       outcome = { kind: 'retry', reason: `unexpected error: ${(err as Error).message}`, spool: true };
@@ -193,7 +196,9 @@ export class Pickup {
           recipients: [],
           now: new Date(),
         });
-        const stem = await spool.quarantineFile(claim.path, claim.id, report);
+        const stem = outcome.refused
+          ? await spool.refuseFile(claim.path, claim.id, report)
+          : await spool.quarantineFile(claim.path, claim.id, report);
         events.badmail({ id: stem, file: claim.name, reason: outcome.reason, recipients: outcome.envelope?.recipients ?? [] });
         return;
       }

@@ -138,12 +138,12 @@ export class PickupWatcher {
       if (isBusy(name)) continue;
       let stats;
       try {
-        stats = await fsp.stat(path.join(dir, name));
+        stats = await fsp.lstat(path.join(dir, name)); // a link is handed on as a link, to be refused
       } catch {
         present.delete(name); // gone since the listing
         continue;
       }
-      if (!stats.isFile()) continue;
+      if (stats.isDirectory()) continue; // links, pipes and the like are handed on too: ingest refuses them, saying why
       if (this.#tracker.observe(name, signatureOf(stats), performance.now())) {
         this.#tracker.forget(name);
         onReady(name);

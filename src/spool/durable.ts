@@ -100,17 +100,19 @@ export async function renameWithRetry(from: string, to: string, attempts = 6): P
  * callers that need the new name itself to survive a power cut call fsyncDir.
  */
 export async function writeFileDurably(tempPath: string, target: string, data: string | Buffer): Promise<void> {
-  const fd = await createFile(tempPath, false);
   try {
-    await writeAll(fd, [typeof data === 'string' ? Buffer.from(data) : data]);
-    await syncFile(fd);
-  } finally {
-    await closeFile(fd);
-  }
-  try {
+    const fd = await createFile(tempPath, false);
+    try {
+      await writeAll(fd, [typeof data === 'string' ? Buffer.from(data) : data]);
+      await syncFile(fd);
+    } finally {
+      await closeFile(fd);
+    }
     await renameWithRetry(tempPath, target);
   } catch (err) {
-    await fs.rm(tempPath, { force: true });
+    // Every failure (a full disk fails the write, the fsync or the close) removes the temp file: a retry loop
+    // on a full disk once left thousands in SortTemp.
+    await fs.rm(tempPath, { force: true }).catch(() => undefined);
     throw err;
   }
 }

@@ -15,7 +15,7 @@
 // Pickup, Exchange's) read both.
 //
 // This module is the only one that reads or writes those envelope lines.
-import { closeFile, fstatFile, openExisting, readAt } from './file-ops.js';
+import { closeUntrusted, openUntrusted, readFromFd } from './untrusted-file.js';
 
 export interface Envelope {
   /** The reverse-path without brackets; '' is the null sender <>. */
@@ -193,20 +193,62 @@ export function addressFromEnvelopeValue(value: string): string | undefined {
 const ENVELOPE_LINE = /^(x-sender|x-receiver)[ \t]*:(.*)$/i;
 
 /**
+ * Where a parse of the envelope lines stopped for want of data. Passing the same object again with more data
+ * (the same bytes, extended) resumes at the line it stopped at: a long head read in chunks is parsed once, not
+ * from byte 0 after every chunk.
+ */
+export interface EnvelopeParseState {
+  offset: number;
+  sender: string | undefined;
+  recipients: string[];
+  /** The recipients so far, for de-duplication in O(1). */
+  seen: Set<string>;
+  /** Parameters read so far from X-Sender and X-Receiver lines. */
+  params: EnvelopeParams;
+  lineNumber: number;
+  /**
+   * Lines parsed per call at most (undefined: no limit). When it runs out the call returns 'need-more' with
+   * `paused` set: the caller yields to the event loop and calls again with the same data. 40 000 envelope lines
+   * in one call held the event loop for a second on a busy machine.
+   */
+  budget?: number | undefined;
+  paused: boolean;
+}
+
+export function newEnvelopeParseState(budget?: number): EnvelopeParseState {
+  return { offset: 0, sender: undefined, recipients: [], seen: new Set(), params: {}, lineNumber: 0, budget, paused: false };
+}
+
+/** A budget for EnvelopeParseState: about a millisecond of parsing. */
+export const ENVELOPE_LINES_PER_TURN = 500;
+
+/**
  * Parses the envelope lines at the top of a file. `data` must hold at least the whole head; `complete` says
  * whether it is the whole file (otherwise a head that runs to the end of `data` is reported as too long).
  * A value may be folded onto continuation lines (System.Net.Mail folds a long `"Name" <address>`).
+ * `resume`: see EnvelopeParseState.
  */
-export function parseEnvelopeHead(data: Buffer, complete: boolean): HeadResult | 'need-more' {
-  let offset = 0;
-  let sender: string | undefined;
-  const recipients: string[] = [];
-  const params: EnvelopeParams = {};
-  let lineNumber = 0;
+export function parseEnvelopeHead(data: Buffer, complete: boolean, resume: EnvelopeParseState = newEnvelopeParseState()): HeadResult | 'need-more' {
+  let offset = resume.offset;
+  let sender = resume.sender;
+  const { recipients, seen, params } = resume;
+  let lineNumber = resume.lineNumber;
+  let budget = resume.budget ?? Infinity;
+  resume.paused = false;
+  const needMore = (): 'need-more' => {
+    resume.offset = offset;
+    resume.sender = sender;
+    resume.lineNumber = lineNumber;
+    return 'need-more';
+  };
   for (;;) {
+    if (budget-- <= 0) {
+      resume.paused = true;
+      return needMore();
+    }
     const newline = data.indexOf(0x0a, offset);
     if (newline === -1) {
-      if (!complete) return 'need-more';
+      if (!complete) return needMore();
       // A file that is nothing but envelope lines has an empty message.
       if (offset < data.length && ENVELOPE_LINE.test(data.subarray(offset).toString('latin1'))) {
         return { ok: false, reason: 'the file holds envelope lines but no message' };
@@ -216,19 +258,19 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean): HeadResult |
     const line = data.subarray(offset, newline).toString('utf8').replace(/\r$/, '');
     const match = ENVELOPE_LINE.exec(line);
     if (!match) break;
-    lineNumber++;
     let value = match[2]!;
     let end = newline + 1;
     while (end < data.length && (data[end] === 0x20 || data[end] === 0x09)) {
       const next = data.indexOf(0x0a, end);
       if (next === -1) {
-        if (!complete) return 'need-more';
+        if (!complete) return needMore();
         return { ok: false, reason: 'the file holds envelope lines but no message' };
       }
       value += data.subarray(end, next).toString('utf8').replace(/\r$/, '');
       end = next + 1;
     }
-    if (end >= data.length && !complete) return 'need-more'; // a continuation line may follow
+    if (end >= data.length && !complete) return needMore(); // a continuation line may follow
+    lineNumber++;
     const address = addressFromEnvelopeValue(value);
     const field = match[1]!.toLowerCase() === 'x-sender' ? 'X-Sender' : 'X-Receiver';
     if (address === undefined) return { ok: false, reason: `line ${lineNumber}: ${field} has no address` };
@@ -241,7 +283,8 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean): HeadResult |
       sender ??= address;
     } else {
       if (address === '') return { ok: false, reason: `line ${lineNumber}: X-Receiver is empty` };
-      if (!recipients.includes(address)) {
+      if (!seen.has(address)) {
+        seen.add(address);
         recipients.push(address);
         const rcpt = recipientParamsOf(value);
         if (rcpt) (params.recipients ??= {})[address] = rcpt;
@@ -260,11 +303,12 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean): HeadResult |
  */
 export function isMailrootFile(data: Buffer, head: ParsedHead): boolean {
   if (head.sender === undefined || head.recipients.length === 0) return false;
-  const envelope = formatEnvelopeHead({ sender: head.sender, recipients: head.recipients, params: head.params });
-  if (head.bodyOffset !== envelope.length || !data.subarray(0, envelope.length).equals(envelope)) return false;
+  // The cheap test first: formatting a long envelope again costs more than this.
   const start = data.subarray(head.bodyOffset, head.bodyOffset + 4096).toString('latin1');
   const received = /^Received:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*/.exec(start);
-  return received !== null && received[0].includes('(mailroot)');
+  if (received === null || !received[0].includes('(mailroot)')) return false;
+  const envelope = formatEnvelopeHead({ sender: head.sender, recipients: head.recipients, params: head.params });
+  return head.bodyOffset === envelope.length && data.subarray(0, envelope.length).equals(envelope);
 }
 
 const READ_CHUNK = 64 * 1024;
@@ -281,24 +325,37 @@ export interface HeadRead {
 }
 
 export async function readEnvelopeHead(file: string): Promise<HeadResult & HeadRead> {
-  const fd = await openExisting(file);
+  const { fd, stats } = await openUntrusted(file);
   try {
-    const { size, ino } = await fstatFile(fd);
-    let buffer = Buffer.alloc(0);
+    const { size, ino } = stats;
+    const progress = newEnvelopeParseState(ENVELOPE_LINES_PER_TURN);
+    let buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, size));
+    let length = 0;
     for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(0, size - buffer.length)));
-      const bytesRead = chunk.length > 0 ? await readAt(fd, chunk, 0, chunk.length, buffer.length) : 0;
-      buffer = buffer.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buffer, chunk.subarray(0, bytesRead)]);
-      const complete = bytesRead === 0 || buffer.length >= size;
-      const result = parseEnvelopeHead(buffer, complete);
+      const want = Math.min(READ_CHUNK, Math.max(0, size - length));
+      if (length + want > buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, length + want));
+        buffer.copy(grown, 0, 0, length);
+        buffer = grown;
+      }
+      const chunk = want > 0 ? await readFromFd(fd, length, want) : Buffer.alloc(0);
+      chunk.copy(buffer, length);
+      length += chunk.length;
+      const data = buffer.subarray(0, length);
+      const complete = chunk.length === 0 || length >= size;
+      let result = parseEnvelopeHead(data, complete, progress);
+      while (result === 'need-more' && progress.paused) {
+        await new Promise((resolve) => setImmediate(resolve));
+        result = parseEnvelopeHead(data, complete, progress);
+      }
       if (result !== 'need-more') {
-        const peek = result.ok ? buffer.subarray(result.head.bodyOffset) : undefined;
+        const peek = result.ok ? data.subarray(result.head.bodyOffset) : undefined;
         return { ...result, size, ino, peek, peekComplete: complete };
       }
-      if (buffer.length > MAX_HEAD_BYTES) return { ok: false, reason: 'the envelope lines are longer than 4 MB', size, ino };
+      if (length > MAX_HEAD_BYTES) return { ok: false, reason: 'the envelope lines are longer than 4 MB', size, ino };
     }
   } finally {
-    await closeFile(fd);
+    await closeUntrusted(fd);
   }
 }
 

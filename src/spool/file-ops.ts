@@ -52,13 +52,16 @@ const statfsAsync = promisify(fs.statfs);
 /** How a call that may wait for the disk is made (see the top of this file). */
 export type Wait = 'pool' | 'inline';
 
+/** Spool files are private to the relay's account (POSIX; Windows applies the folder's ACL). */
+const FILE_MODE = 0o600;
+
 /** Creates a file for writing and returns its descriptor; `exclusive` fails if it exists. */
 export function createFile(file: string, exclusive: boolean, wait: Wait = 'pool'): Promise<number> {
   const flags = exclusive ? 'wx' : 'w';
-  if (wait === 'pool') return openAsync(file, flags);
+  if (wait === 'pool') return openAsync(file, flags, FILE_MODE);
   return call(
-    () => fs.openSync(file, flags),
-    () => openAsync(file, flags),
+    () => fs.openSync(file, flags, FILE_MODE),
+    () => openAsync(file, flags, FILE_MODE),
   );
 }
 

@@ -15,15 +15,27 @@ export interface MailrootLayout {
   sortTemp: string;
 }
 
+/**
+ * POSIX modes. Folders mailroot creates are private to its account (0700); the mailroot itself can be passed
+ * through (0711) so that an operator can open Pickup, and only Pickup, to the accounts that write into it.
+ * Queue, Badmail and SortTemp hold everyone's mail and the reasons it failed: made private at every start
+ * whatever their mode was. Pickup and Drop keep the mode an operator gave them (writers; Drop's reader).
+ * Windows ignores these modes: there the folders inherit the mailroot's ACL (see the README).
+ */
+const ROOT_MODE = 0o711;
+const FOLDER_MODE = 0o700;
+const PRIVATE_FOLDERS: ReadonlySet<FolderName> = new Set(['Queue', 'Badmail', 'SortTemp']);
+
 /** Creates the mailroot and its five folders where missing; returns the paths actually in use. */
 export async function prepareLayout(root: string): Promise<MailrootLayout> {
-  await fs.mkdir(root, { recursive: true });
+  await fs.mkdir(root, { recursive: true, mode: ROOT_MODE });
   const entries = await fs.readdir(root, { withFileTypes: true });
   const resolved = {} as Record<FolderName, string>;
   for (const name of FOLDER_NAMES) {
     const existing = entries.find((e) => e.isDirectory() && e.name.toLowerCase() === name.toLowerCase());
     const dir = path.join(root, existing ? existing.name : name);
-    if (!existing) await fs.mkdir(dir, { recursive: true });
+    if (!existing) await fs.mkdir(dir, { recursive: true, mode: FOLDER_MODE });
+    else if (PRIVATE_FOLDERS.has(name)) await makePrivate(dir);
     resolved[name] = dir;
   }
   return {
@@ -34,4 +46,10 @@ export async function prepareLayout(root: string): Promise<MailrootLayout> {
     drop: resolved.Drop,
     sortTemp: resolved.SortTemp,
   };
+}
+
+async function makePrivate(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const { mode } = await fs.stat(dir);
+  if ((mode & 0o077) !== 0) await fs.chmod(dir, FOLDER_MODE);
 }

@@ -1,6 +1,5 @@
 // The spool: every change to the mailroot goes through here. Folders are states; a rename is a transition.
 // Writes follow one durable path: temp file in SortTemp -> fsync -> rename -> fsync of the directory.
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -9,12 +8,13 @@ import { failpoint } from '../failpoints.js';
 import { bufferStream } from './buffer-stream.js';
 import { CrlfNormalizer } from './crlf.js';
 import { errorCode, fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
-import { closeFile, createFile, readFileRange, renameFile, statFile, syncFile, unlinkFile, writeAll, type Wait } from './file-ops.js';
+import { closeFile, createFile, renameFile, statFile, syncFile, unlinkFile, writeAll, type Wait } from './file-ops.js';
 import { envelopeOf, formatEnvelopeHead, readEnvelopeHead, type Envelope } from './eml-format.js';
 import { newMessageId } from './ids.js';
 import { prepareLayout, type MailrootLayout } from './layout.js';
 import { MailrootLock } from './lock.js';
 import { formatRetryState, parseRetryState, type RetryState } from './retry-state.js';
+import { closeUntrusted, openUntrusted, readFromFd, UntrustedFileError, untrustedStream } from './untrusted-file.js';
 
 export const QUEUE_SUFFIX = '.eml';
 export const STATE_SUFFIX = '.rtr';
@@ -302,7 +302,7 @@ export class Spool {
       return await createFile(temp, true, wait);
     } catch (err) {
       if (errorCode(err) !== 'ENOENT') throw err;
-      await fsp.mkdir(path.dirname(temp), { recursive: true });
+      await fsp.mkdir(path.dirname(temp), { recursive: true, mode: 0o700 });
       return createFile(temp, true, wait);
     }
   }
@@ -312,7 +312,7 @@ export class Spool {
       await renameWithRetry(temp, target);
     } catch (err) {
       if (errorCode(err) !== 'ENOENT') throw err;
-      await fsp.mkdir(path.dirname(target), { recursive: true });
+      await fsp.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
       await renameWithRetry(temp, target);
     }
   }
@@ -345,6 +345,7 @@ export class Spool {
     } catch (err) {
       if (errorCode(err) === 'ENOENT') return { ok: false, missing: true };
       if (errorCode(err) === 'EISDIR') return { ok: false, reason: 'a folder, not a message file' };
+      if (err instanceof UntrustedFileError) return { ok: false, reason: err.message };
       throw err;
     }
     if (!result.ok) return { ok: false, reason: result.reason };
@@ -374,7 +375,7 @@ export class Spool {
     // Usually the read that found the envelope lines got the whole message: no second read of the file.
     if (message.peek?.complete) return bufferStream(message.peek.bytes);
     const highWaterMark = Math.min(64 * 1024, Math.max(1024, message.size - message.bodyOffset + 1));
-    return fs.createReadStream(message.path, { start: message.bodyOffset, highWaterMark });
+    return untrustedStream(message.path, message.bodyOffset, highWaterMark, message.ino);
   }
 
   /** Up to `limit` bytes of the message after the envelope lines; `complete` when that is all of it. */
@@ -382,7 +383,13 @@ export class Spool {
     // Sized to the message (plus one byte to tell "complete" from "cut"): most are a few KB, and a fresh
     // zero-filled 256 KB per delivery was the relay's largest source of garbage.
     const length = Math.max(1, Math.min(limit + 1, message.size - message.bodyOffset + 1));
-    const bytes = await readFileRange(message.path, message.bodyOffset, length);
+    const { fd } = await openUntrusted(message.path);
+    let bytes: Buffer;
+    try {
+      bytes = await readFromFd(fd, message.bodyOffset, length);
+    } finally {
+      await closeUntrusted(fd);
+    }
     return bytes.length > limit ? { bytes: bytes.subarray(0, limit), complete: false } : { bytes, complete: true };
   }
 
@@ -425,7 +432,7 @@ export class Spool {
     const envelope = { ...message.envelope, recipients };
     const temp = this.#scratchPath(message.id, 'rewrite');
     await this.#copyWithHead(message, envelope, temp);
-    await renameWithRetry(temp, message.path);
+    await this.#renameOrRemove(temp, message.path);
     await fsyncDir(this.layout.queue);
     const head = formatEnvelopeHead(envelope);
     const { ino } = await fsp.stat(message.path);
@@ -439,10 +446,25 @@ export class Spool {
       await syncFile(fd);
     } catch (err) {
       await closeFile(fd).catch(() => undefined);
-      await unlinkIfPresent(temp);
+      await unlinkIfPresent(temp).catch(() => undefined);
       throw err;
     }
-    await closeFile(fd);
+    try {
+      await closeFile(fd);
+    } catch (err) {
+      await unlinkIfPresent(temp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Renames a finished temp file into place; if that fails, the temp file goes, not left in SortTemp. */
+  async #renameOrRemove(temp: string, target: string): Promise<void> {
+    try {
+      await renameWithRetry(temp, target);
+    } catch (err) {
+      await unlinkIfPresent(temp).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Writes the .bdr under a free stem, before its message moves (see quarantine); returns the stem. */
@@ -482,7 +504,7 @@ export class Spool {
     if (message && recipients && recipients.length < message.envelope.recipients.length) {
       const temp = this.#scratchPath(id, 'bad');
       await this.#copyWithHead(message, { ...message.envelope, recipients }, temp);
-      await renameWithRetry(temp, badFile);
+      await this.#renameOrRemove(temp, badFile);
     } else {
       await renameWithRetry(this.queuePath(name), badFile);
       await unlinkIfPresent(this.#statePath(name));
@@ -499,6 +521,23 @@ export class Spool {
   async quarantineFile(file: string, id: string, report: string): Promise<string> {
     const stem = await this.#writeReport(id, report);
     await renameWithRetry(file, path.join(this.layout.badmail, stem + '.bad'));
+    await fsyncDir(this.layout.badmail);
+    return stem;
+  }
+
+  /**
+   * A claimed Pickup entry that is not a regular file with one name (a symbolic link, a hard link, a named pipe):
+   * the <id>.bdr says why, and the entry is removed. Removing a name never touches what it pointed at; moving it
+   * into Badmail would leave a link there for the next reader (an operator, a tool) to follow. A folder, which
+   * cannot be unlinked, is moved into Badmail as <id>.bad instead.
+   */
+  async refuseFile(file: string, id: string, report: string): Promise<string> {
+    const stem = await this.#writeReport(id, report);
+    try {
+      await unlinkIfPresent(file);
+    } catch {
+      await renameWithRetry(file, path.join(this.layout.badmail, stem + '.bad'));
+    }
     await fsyncDir(this.layout.badmail);
     return stem;
   }

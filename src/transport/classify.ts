@@ -36,8 +36,20 @@ export function isHostError(err: NodemailerError): boolean {
   return err.responseCode === 421 || HOST_ERROR_CODES.has(err.code ?? '');
 }
 
-export function classifyError(err: NodemailerError): DeliveryResult {
-  if (isHostError(err)) return { kind: 'not-sent', scope: 'host', permanent: false, reply: replyText(err) };
+export interface ErrorContext {
+  /** The whole message had been handed to the connection (its final dot included) when the error came. */
+  bodySent?: boolean;
+}
+
+export function classifyError(err: NodemailerError, context: ErrorContext = {}): DeliveryResult {
+  if (isHostError(err)) {
+    // No reply to the final dot: a lost connection or a timeout there is not a refusal. The upstream may have
+    // the message (the "lost after the dot" case of RFC 5321 6.1), so it must not be resent as a probe.
+    if (context.bodySent === true && err.responseCode === undefined) {
+      return { kind: 'not-sent', scope: 'host', permanent: false, reply: replyText(err), maybeDelivered: true };
+    }
+    return { kind: 'not-sent', scope: 'host', permanent: false, reply: replyText(err) };
+  }
   if (err.code === 'EENVELOPE' && err.rejectedErrors && err.rejectedErrors.length > 0 && err.command !== 'MAIL FROM') {
     // Every recipient was refused at RCPT: report each one's own reply.
     const { deferred, failed } = splitRejected(err.rejectedErrors, err.rejected ?? err.rejectedErrors.map((e) => e.recipient ?? ''));

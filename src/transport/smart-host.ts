@@ -128,9 +128,10 @@ export class SmartHostTransport implements Transport {
         return result;
       }
       const unsent = !body.readableDidRead;
+      const bodySent = body.readableEnded;
       body.destroy();
       if (reused && unsent && attempt === 1 && isHostError(outcome.error)) continue;
-      return classifyError(outcome.error);
+      return classifyError(outcome.error, { bodySent });
     }
   }
 

@@ -23,7 +23,17 @@ export type DeliveryResult =
    * Nothing was delivered. scope 'host': the smart host could not be reached or talked to (all mail waits);
    * scope 'message': the host answered, but refused this message as a whole.
    */
-  | { kind: 'not-sent'; scope: 'host' | 'message'; permanent: boolean; reply: string };
+  | {
+      kind: 'not-sent';
+      scope: 'host' | 'message';
+      permanent: boolean;
+      reply: string;
+      /**
+       * The connection was lost (or timed out) after the whole message and its final dot had gone out, before
+       * the reply: the upstream may have taken it (RFC 5321 6.1). Never to be resent before its retry time.
+       */
+      maybeDelivered?: boolean;
+    };
 
 export interface Transport {
   /** `openBody` may be called more than once when a pooled connection turns out dead before any byte is sent. */

@@ -1,5 +1,6 @@
-// Any file mailroot wrote (a Queue .eml, a Badmail .bad) moved into Pickup is sent again byte for byte, whatever
-// pickupDotStuffed says: no dot removed, no header added or removed, same envelope.
+// Any file mailroot wrote (a Queue .eml, a Badmail .bad) moved into Pickup is sent again byte for byte under this
+// hop's Received: line, whatever pickupDotStuffed says: no dot removed, no header removed, same envelope. What
+// marks such a file can be forged, so the NUL guard still applies and the trace line is always added.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -7,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Relay } from '../../src/relay.js';
 import { parseEnvelopeHead } from '../../src/spool/eml-format.js';
 import { sendMail } from '../helpers/client.js';
-import { dropFile, fixture } from '../helpers/pickup.js';
+import { afterPickupReceived, dropFile, fixture } from '../helpers/pickup.js';
 import { eventually, filesIn, relayPort, startRelay } from '../helpers/relay.js';
 import { Upstream } from '../helpers/upstream.js';
 
@@ -56,7 +57,7 @@ for (const dotStuffed of [true, false]) {
       const [message] = (await upstream.waitFor(before + 1)).slice(before);
       assert.equal(message!.from, 'a@example.com');
       assert.deepEqual(message!.to, ['bounce@example.net']);
-      assert.ok(message!.data.equals(messagePart(bytes)), 'sent exactly as the first time');
+      assert.equal(afterPickupReceived(message!.data), messagePart(bytes).toString('utf8'), 'sent exactly as the first time, under a Received: line');
       await eventually(async () => (await filesIn(relay.spool.layout.pickup)).length === 0, 10_000, 'Pickup to empty');
     });
 
@@ -77,7 +78,10 @@ for (const dotStuffed of [true, false]) {
         await eventually(async () => (await filesIn(pickup)).length === 0 && (await requeued()).length === 2, 10_000, 'both queued again');
         const again = await Promise.all((await requeued()).map((n) => fs.readFile(path.join(queue, n))));
         const text = (b: Buffer) => b.toString('latin1');
-        assert.deepEqual(again.map(text).sort(), [...originals.values()].map(text).sort(), 'queued byte for byte as before');
+        // Envelope lines, then this hop's trace line, then the message as it was.
+        const withoutHop = (b: Buffer) => text(b).replace(/^((?:X-[^\r]*\r\n)+)Received: from mail pickup service[^\r]*\r\n\t[^\r]*\r\n/, '$1');
+        assert.deepEqual(again.map(withoutHop).sort(), [...originals.values()].map(text).sort(), 'queued byte for byte as before');
+        for (const b of again) assert.ok(withoutHop(b) !== text(b), 'each under a new Received: line');
       } finally {
         await upstream.start();
       }
@@ -85,7 +89,30 @@ for (const dotStuffed of [true, false]) {
       await relay.rescan();
       const sent = (await upstream.waitFor(before + 2)).slice(before);
       const text = (b: Buffer) => b.toString('latin1');
-      assert.deepEqual(sent.map((m) => text(m.data)).sort(), [...originals.values()].map((b) => text(messagePart(b))).sort());
+      assert.deepEqual(sent.map((m) => afterPickupReceived(m.data)).sort(), [...originals.values()].map((b) => text(messagePart(b))).sort());
+    });
+
+    it('a forged mailroot file gets the NUL guard and this hop\'s Received: line like any other', async () => {
+      const forged = (tag: string, extra: string) =>
+        `X-Sender: <a@example.com>\r\nX-Receiver: <b@example.net>\r\n` +
+        `Received: from nowhere by relay.example (mailroot) with ESMTP id forged;\r\n\tMon, 30 Nov 2026 04:11:28 +0000\r\n` +
+        `From: a@example.com\r\nSubject: forged ${tag}\r\n\r\nbody${extra}\r\n`;
+      await dropFile(relay.spool.layout.pickup, 'forged-nul.eml', forged('nul', '\0 after a NUL'));
+      await dropFile(relay.spool.layout.pickup, 'forged.eml', forged('plain', ''));
+      const badmail = relay.spool.layout.badmail;
+      await eventually(
+        async () => {
+          const reports = await Promise.all((await filesIn(badmail, '.bdr')).map((n) => fs.readFile(path.join(badmail, n), 'utf8')));
+          return reports.some((r) => /binary file: it holds NUL bytes[\s\S]*forged-nul\.eml/.test(r));
+        },
+        10_000,
+        'the forged file with a NUL in Badmail',
+      );
+      const message = await eventually(() => upstream.received.some((m) => m.data.includes('Subject: forged plain')), 10_000, 'the forged file sent').then(
+        () => upstream.received.find((m) => m.data.includes('Subject: forged plain'))!,
+      );
+      assert.match(afterPickupReceived(message.data), /^Received: from nowhere by relay\.example \(mailroot\)/, 'the forged line stays below ours');
+      assert.ok(!upstream.received.some((m) => m.data.includes('after a NUL')), 'the NUL file was not sent');
     });
   });
 }

@@ -45,7 +45,8 @@ describe('restart and hand-made queue files', () => {
       'Host-Deferred: no\r\nDelay-Notified: no\r\nLast-Reply: 451 4.3.0 try again later\r\n';
     const rtr = path.join(queue, '20261130T000000000Z-0001-aaaaaaaaaa.rtr');
     await fs.writeFile(rtr, state);
-    const relay = await startRelay({ mailroot, smartHost: upstream.address });
+    // An hour ahead is within the longest retry interval (2 h): waited for. (Beyond it, the wait is capped.)
+    const relay = await startRelay({ mailroot, smartHost: upstream.address, settings: { retry: ['1s', '2h'] } });
     try {
       const [message] = await upstream.waitFor(1);
       assert.match(message!.data.toString(), /Subject: goes/);

@@ -1,0 +1,159 @@
+// A message that may already have been delivered is never sent again before its retry time: not when the
+// upstream drops the connection after the final dot, not when its file cannot be removed after the upstream's
+// 250. And a retry time far in the future never strands a message.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import type { Relay } from '../../src/relay.js';
+import { formatRetryState } from '../../src/spool/retry-state.js';
+import { sendMail } from '../helpers/client.js';
+import { isRoot } from '../helpers/other-user.js';
+import { eventually, filesIn, relayPort, startRelay, tempMailroot } from '../helpers/relay.js';
+import { Upstream } from '../helpers/upstream.js';
+
+const MESSAGE = 'From: app@example.com\r\nTo: x@example.net\r\nSubject: once\r\nMessage-ID: <once@example.com>\r\n\r\nbody\r\n';
+const HEAD = 'X-Sender: <app@example.com>\r\nX-Receiver: <x@example.net>\r\n';
+
+async function withRelay(
+  settings: Record<string, unknown>,
+  body: (relay: Relay, upstream: Upstream) => Promise<void>,
+  prepare?: (mailroot: string, upstream: Upstream) => Promise<void>,
+): Promise<void> {
+  const upstream = await new Upstream().start();
+  const mailroot = await tempMailroot();
+  await prepare?.(mailroot, upstream);
+  const relay = await startRelay({ mailroot, smartHost: upstream.address, settings });
+  try {
+    await body(relay, upstream);
+  } finally {
+    await relay.stop();
+    await upstream.stop();
+  }
+}
+
+describe('no resend before the retry time', () => {
+  it('counts a connection lost after the final dot as an attempt and waits the retry interval (never a probe)', async () => {
+    await withRelay({ retry: ['3s'] }, async (relay, upstream) => {
+      let copies = 0;
+      upstream.dataScript = () => {
+        copies++;
+        return 'drop'; // Postfix's smtp-sink -q .: the message is read, then the connection is closed
+      };
+      await sendMail({ port: relayPort(relay), from: 'app@example.com', to: ['x@example.net'], raw: MESSAGE });
+      await eventually(() => copies >= 1, 10_000, 'the first copy');
+      await sleep(5000);
+      // At 0 s and at 3 s; the old code sent one every probeInterval (250 ms): about 20.
+      assert.ok(copies <= 2, `${copies} copies in 5 s with a 3 s retry interval`);
+      const [rtr] = await filesIn(relay.spool.layout.queue, '.rtr');
+      const state = await fs.readFile(path.join(relay.spool.layout.queue, rtr!), 'utf8');
+      assert.match(state, new RegExp(`Attempts: ${copies}\\r\\n`), 'each copy counted as an attempt');
+      assert.match(state, /may have been delivered/);
+    });
+  });
+
+  it('sends a delivered message whose file cannot be removed once, and removes it when it can', async (t) => {
+    let queueFile = '';
+    let release: () => Promise<void> = async () => undefined;
+    await withRelay(
+      { retry: ['1s'] },
+      async (relay, upstream) => {
+        await upstream.waitFor(1, 10_000);
+        await sleep(4000);
+        // The old code resent it in a tight loop (thousands of copies in seconds), then every retry interval.
+        assert.equal(upstream.received.length, 1, 'one copy only');
+        assert.ok((await filesIn(relay.spool.layout.queue, '.eml')).length === 1, 'still in Queue');
+        await release();
+        await eventually(async () => (await filesIn(relay.spool.layout.queue, '.eml')).length === 0, 10_000, 'the removal at its next retry');
+        assert.equal(upstream.received.length, 1, 'and still one copy');
+      },
+      async (mailroot) => {
+        const queue = path.join(mailroot, 'Queue');
+        await fs.mkdir(queue, { recursive: true });
+        queueFile = path.join(queue, 'stuck.eml');
+        await fs.writeFile(queueFile, HEAD + MESSAGE);
+        if (isRoot) {
+          // A Windows virus scanner's or backup agent's handle does this there; here, the immutable flag.
+          try {
+            execFileSync('chattr', ['+i', queueFile]);
+          } catch (err) {
+            t.skip(`chattr +i not available: ${(err as Error).message}`);
+            return;
+          }
+          release = async () => {
+            try {
+              execFileSync('chattr', ['-i', queueFile], { stdio: 'pipe' });
+            } catch {
+              // already removed
+            }
+          };
+        } else {
+          await fs.chmod(queue, 0o500); // no unlink in Queue for a non-root user
+          release = async () => fs.chmod(queue, 0o700).catch(() => undefined);
+        }
+      },
+    ).finally(() => release());
+  });
+
+  it('tries a message whose Next-Attempt is years ahead within the longest retry interval', async () => {
+    await withRelay(
+      { retry: ['1s', '2s'] },
+      async (relay, upstream) => {
+        await upstream.waitFor(1, 15_000);
+        await eventually(async () => (await filesIn(relay.spool.layout.queue)).length === 0, 10_000, 'Queue to empty');
+      },
+      async (mailroot) => {
+        const queue = path.join(mailroot, 'Queue');
+        await fs.mkdir(queue, { recursive: true });
+        await fs.writeFile(path.join(queue, 'future.eml'), HEAD + MESSAGE);
+        const now = Date.now();
+        await fs.writeFile(
+          path.join(queue, 'future.rtr'),
+          formatRetryState({
+            firstQueued: new Date(now - 60_000),
+            firstAttempt: new Date(now - 60_000),
+            attempts: 1,
+            lastAttempt: new Date(now - 60_000),
+            nextAttempt: new Date('2036-01-01T00:00:00Z'), // a clock that was stepped back, or a hand edit
+            hostDeferred: false,
+            delayNotified: false,
+            lastReply: '451 4.3.0 try later',
+          }),
+        );
+      },
+    );
+  });
+
+  it('expires a message whose Next-Attempt is years ahead once its expiry has passed', async () => {
+    await withRelay(
+      { retry: ['1s'], expire: '1h' },
+      async (relay, upstream) => {
+        await eventually(async () => (await filesIn(relay.spool.layout.badmail, '.bdr')).length === 1, 15_000, 'the expired message in Badmail');
+        const [bdr] = await filesIn(relay.spool.layout.badmail, '.bdr');
+        assert.match(await fs.readFile(path.join(relay.spool.layout.badmail, bdr!), 'utf8'), /expired/);
+      },
+      async (mailroot, upstream) => {
+        upstream.rcptScript = () => [451, '4.3.0 try later'];
+        const queue = path.join(mailroot, 'Queue');
+        await fs.mkdir(queue, { recursive: true });
+        await fs.writeFile(path.join(queue, 'old.eml'), HEAD + MESSAGE);
+        const dayAgo = new Date(Date.now() - 86_400_000);
+        await fs.writeFile(
+          path.join(queue, 'old.rtr'),
+          formatRetryState({
+            firstQueued: dayAgo,
+            firstAttempt: dayAgo,
+            attempts: 3,
+            lastAttempt: dayAgo,
+            nextAttempt: new Date('2036-01-01T00:00:00Z'),
+            hostDeferred: false,
+            delayNotified: true,
+            lastReply: '451 4.3.0 try later',
+          }),
+        );
+      },
+    );
+  });
+});

@@ -1,0 +1,95 @@
+// A full disk when a message's .rtr is due: the .rtr cannot be written, and that must neither make a tight loop
+// of delivery attempts nor leave a temp file in SortTemp per attempt.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { eventually, filesIn, startRelay } from '../helpers/relay.js';
+
+// Needs root: the mailroot is a 1 MB tmpfs, so the disk really fills up.
+let mountPoint: string | undefined;
+let skip: string | false = false;
+
+before(async () => {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+    skip = 'needs root on Linux to mount a small tmpfs';
+    return;
+  }
+  mountPoint = await fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-full-rtr-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]);
+  } catch (err) {
+    skip = `cannot mount tmpfs here: ${(err as Error).message}`;
+    mountPoint = undefined;
+  }
+});
+
+after(() => {
+  if (mountPoint) execFileSync('umount', ['-l', mountPoint]);
+});
+
+/** A smart host that answers every connection with 421 and counts them: one connection per attempt. */
+async function busyHost(): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    socket.end('421 4.3.2 busy, try later\r\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function fill(dir: string): Promise<void> {
+  const chunk = Buffer.alloc(16 * 1024, 'x');
+  for (let i = 0; ; i++) {
+    try {
+      await fs.writeFile(path.join(dir, `filler-${i}`), chunk);
+    } catch {
+      return;
+    }
+  }
+}
+
+describe('disk full when an .rtr is due', () => {
+  it('retries at the retry interval, not in a tight loop, and leaves no temp file', async (t) => {
+    if (skip || !mountPoint) return t.skip(skip || 'no mount');
+    const host = await busyHost();
+    const relay = await startRelay({ mailroot: mountPoint, smartHost: `127.0.0.1:${host.port}`, settings: { retry: ['1s'], minFreeSpace: '0' } });
+    try {
+      const queue = relay.spool.layout.queue;
+      const outside = path.join(mountPoint, 'incoming');
+      await fs.writeFile(outside, 'X-Sender: <a@example.com>\r\nX-Receiver: <b@example.net>\r\n\r\nSubject: x\r\n\r\nbody\r\n');
+      await fs.rename(outside, path.join(queue, 'due.eml'));
+      await eventually(async () => (await filesIn(queue, '.rtr')).length === 1, 10_000, 'the first .rtr');
+      await fill(path.join(mountPoint, 'SortTemp', '..'));
+      const before = host.connections();
+      await sleep(4000);
+      const attempts = host.connections() - before;
+      // Once a second (retry 1 s, 421: the host is asked again after the same interval). The old code: hundreds.
+      assert.ok(attempts <= 8, `${attempts} attempts in 4 s`);
+      assert.ok(attempts >= 1, 'it is still tried');
+      assert.deepEqual((await filesIn(relay.spool.layout.sortTemp)).filter((n) => n.endsWith('.tmp')), [], 'no temp file left in SortTemp');
+    } finally {
+      await relay.stop();
+      await host.close();
+      for (const name of await fs.readdir(mountPoint)) if (name.startsWith('filler-')) await fs.rm(path.join(mountPoint, name));
+    }
+  });
+});
