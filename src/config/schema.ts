@@ -6,6 +6,8 @@ import { canonicalDomain } from '../smtp/addresses.js';
 import { parseAuthUser, type AuthUser } from '../smtp/auth.js';
 import { TLS_VERSIONS, type TlsVersion } from '../smtp/tls.js';
 import { formatCidr, isWideCidr, parseCidr, type Cidr } from './cidr.js';
+import { Secret } from './secret.js';
+import { OUTBOUND_TLS_MODES, parseRoutes, parseSmartHostList, type OutboundTlsMode, type Route, type SmartHostSpec } from './smart-hosts.js';
 import { parseDuration, parseSize } from './units.js';
 
 export interface HostPort {
@@ -17,7 +19,14 @@ export interface Config {
   mailroot: string;
   listen: HostPort[];
   hostname: string;
-  smartHost: HostPort;
+  smartHost: SmartHostSpec[];
+  smartHostTls: OutboundTlsMode;
+  smartHostCaFile: string | undefined;
+  smartHostUser: string | undefined;
+  smartHostPassword: Secret | undefined;
+  smartHostPasswordFile: string | undefined;
+  routes: Route[];
+  hostDownTime: number;
   smartHostTimeout: number;
   retry: number[];
   probeInterval: number;
@@ -225,13 +234,60 @@ export const CONFIG_KEYS = {
     parse: nonEmptyString,
   },
   smartHost: {
-    description: 'Upstream SMTP server all mail is forwarded to, "host:port" (port 25 if left out; "[10.0.0.5]" accepted)',
+    description:
+      'Upstream SMTP servers mail is forwarded to, tried in order: "host:port" each (port 25 if left out; "[10.0.0.5]" accepted); ' +
+      'in the JSON file an entry may be an object with its own port, tls, caFile, servername, auth and maxMessagesPerConnection (see "Smart hosts")',
     defaultText: '(required)',
     default: undefined,
-    parse: (raw: unknown) => {
-      const parsed = parseHostPort(raw, 25);
-      return typeof parsed === 'string' ? bad(parsed) : ok(parsed);
-    },
+    parse: (raw: unknown) => parseSmartHostList(raw, 'smartHost', parseHostPort),
+    list: true,
+  },
+  smartHostTls: {
+    description: `TLS to smart hosts given as "host:port": ${OUTBOUND_TLS_MODES.join(', ')}. required and implicit verify the certificate; a host on port 465 is implicit, a host with AUTH required unless set per host`,
+    defaultText: '"opportunistic"',
+    default: () => 'opportunistic' as OutboundTlsMode,
+    parse: (raw: unknown) =>
+      typeof raw === 'string' && (OUTBOUND_TLS_MODES as readonly string[]).includes(raw)
+        ? ok(raw as OutboundTlsMode)
+        : bad(`must be one of ${OUTBOUND_TLS_MODES.join(', ')} (got ${describe(raw)})`),
+  },
+  smartHostCaFile: {
+    description: 'PEM file of the CAs a smart host\'s certificate may be signed by (an internal CA); the system\'s CAs when unset',
+    defaultText: '(system CAs)',
+    default: () => undefined,
+    parse: nonEmptyString,
+  },
+  smartHostUser: {
+    description: 'User name for AUTH PLAIN/LOGIN at smart hosts that have no auth of their own (with smartHostPassword or smartHostPasswordFile)',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: nonEmptyString,
+  },
+  smartHostPassword: {
+    description: 'Password (or API key) for smartHostUser; better set as MAILROOT_SMART_HOST_PASSWORD or with smartHostPasswordFile. Never logged',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: (raw: unknown) => (typeof raw === 'string' && raw !== '' ? ok(new Secret({ value: raw }, 'smartHostPassword')) : bad('must be a non-empty string')),
+  },
+  smartHostPasswordFile: {
+    description: 'File holding the password for smartHostUser (one line)',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: nonEmptyString,
+  },
+  routes: {
+    description:
+      'Per-domain routes (IIS "remote domains"): {"corp.example": "[10.0.0.5]", "*.corp.example": ["a:25", "b:25"]}; ' +
+      'other domains go to smartHost. Hosts are written as in smartHost',
+    defaultText: '{}',
+    default: () => [] as Route[],
+    parse: (raw: unknown) => parseRoutes(raw, parseHostPort),
+  },
+  hostDownTime: {
+    description: 'A smart host that failed (no connection, 421, refused login or certificate) is skipped this long while another host of its route works; then one message tries it again',
+    defaultText: '"30s"',
+    default: () => 30_000,
+    parse: positiveDuration,
   },
   smartHostTimeout: {
     description: 'Give up on a silent smart host after this long (connect, each reply, the end of data)',

@@ -32,12 +32,34 @@ export function classifySuccess(info: SMTPConnectionSendInfo): DeliveryResult {
   return { kind: 'sent', reply: info.response.trim(), accepted: info.accepted ?? [], deferred, failed };
 }
 
+/**
+ * Replies that mean the relay is not allowed to send at all, whatever the message: 530 "authentication required"
+ * and Microsoft's 5.7.3 / 5.7.30 / 5.7.57 / 5.7.139 (bad or basic-auth credentials, client not authenticated).
+ * They are the operator's to fix: the mail waits, it is not bounced to its senders.
+ */
+const NOT_AUTHORISED = /^5\d\d[ -]5\.7\.(?:3|30|57|139)\b/;
+
 export function isHostError(err: NodemailerError): boolean {
-  return err.responseCode === 421 || HOST_ERROR_CODES.has(err.code ?? '');
+  return err.responseCode === 421 || err.responseCode === 530 || HOST_ERROR_CODES.has(err.code ?? '') || NOT_AUTHORISED.test(err.response ?? '');
+}
+
+export type OperatorProblem = 'authentication' | 'tls';
+
+/**
+ * A failure the operator must fix (credentials, token endpoint, certificate, a host that does not offer
+ * STARTTLS when it must), as opposed to a host that is down or busy. undefined for the latter.
+ */
+export function operatorProblem(err: NodemailerError): OperatorProblem | undefined {
+  if (err.code === 'EAUTH' || err.code === 'ENOAUTH' || err.responseCode === 530 || NOT_AUTHORISED.test(err.response ?? '')) return 'authentication';
+  if (err.code === 'ETLS') return 'tls';
+  return undefined;
 }
 
 export function classifyError(err: NodemailerError): DeliveryResult {
-  if (isHostError(err)) return { kind: 'not-sent', scope: 'host', permanent: false, reply: replyText(err) };
+  if (isHostError(err)) {
+    const problem = operatorProblem(err);
+    return { kind: 'not-sent', scope: 'host', permanent: false, reply: replyText(err), ...(problem ? { problem } : {}) };
+  }
   if (err.code === 'EENVELOPE' && err.rejectedErrors && err.rejectedErrors.length > 0 && err.command !== 'MAIL FROM') {
     // Every recipient was refused at RCPT: report each one's own reply.
     const { deferred, failed } = splitRejected(err.rejectedErrors, err.rejected ?? err.rejectedErrors.map((e) => e.recipient ?? ''));

@@ -13,9 +13,10 @@ export type DeliveryResult =
   | { kind: 'sent'; reply: string; accepted: string[]; deferred: RecipientReply[]; failed: RecipientReply[] }
   /**
    * Nothing was delivered. scope 'host': the smart host could not be reached or talked to (all mail waits);
-   * scope 'message': the host answered, but refused this message as a whole.
+   * scope 'message': the host answered, but refused this message as a whole. `problem`: the host refused the
+   * relay's credentials or certificate checks failed, which the operator must fix.
    */
-  | { kind: 'not-sent'; scope: 'host' | 'message'; permanent: boolean; reply: string };
+  | { kind: 'not-sent'; scope: 'host' | 'message'; permanent: boolean; reply: string; problem?: 'authentication' | 'tls' };
 
 export interface Transport {
   /** `openBody` may be called more than once when a pooled connection turns out dead before any byte is sent. */
