@@ -7,7 +7,9 @@ const HOST_ERROR_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS',
 
 /** The upstream's reply when there was one; otherwise what went wrong, with nodemailer's code (ETIMEDOUT, ...). */
 export function replyText(err: NodemailerError): string {
-  const text = err.response ?? (err.code && !err.message.includes(err.code) ? `${err.code}: ${err.message}` : err.message);
+  let text = err.response ?? (err.code && !err.message.includes(err.code) ? `${err.code}: ${err.message}` : err.message);
+  // The host's answer to STARTTLS alone ("500 command not recognized") would not say what failed.
+  if (err.code === 'ETLS' && err.response !== undefined) text = `STARTTLS failed: ${err.response}`;
   return text.replace(/\s*\r?\n\s*/g, ' ').trim();
 }
 
