@@ -253,7 +253,7 @@ export const CONFIG_KEYS = {
   },
   smartHostCaFile: {
     description: 'PEM file of the CAs a smart host\'s certificate may be signed by (an internal CA); the system\'s CAs when unset',
-    defaultText: '(system CAs)',
+    defaultText: "(Node's CAs)",
     default: () => undefined,
     parse: nonEmptyString,
   },
