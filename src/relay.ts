@@ -40,6 +40,11 @@ export class Relay {
       hostname: config.hostname,
       timeout: config.smartHostTimeout,
       downTime: config.hostDownTime,
+      dnsServers: config.dnsServers.map((server) => (server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`)),
+      outboundPort: config.outboundPort,
+      maxMessagesPerConnection: config.maxMessagesPerConnection,
+      maxConnectionsPerDomain: config.maxConnectionsPerDomain,
+      masqueradeDomain: config.masqueradeDomain,
       log,
     });
     const bouncer = new Bouncer({

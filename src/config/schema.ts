@@ -27,6 +27,11 @@ export interface Config {
   smartHostPasswordFile: string | undefined;
   routes: Route[];
   hostDownTime: number;
+  dnsServers: HostPort[];
+  outboundPort: number;
+  maxMessagesPerConnection: number;
+  maxConnectionsPerDomain: number;
+  masqueradeDomain: string | undefined;
   smartHostTimeout: number;
   retry: number[];
   probeInterval: number;
@@ -288,6 +293,45 @@ export const CONFIG_KEYS = {
     defaultText: '"30s"',
     default: () => 30_000,
     parse: positiveDuration,
+  },
+  dnsServers: {
+    description: 'DNS servers for delivery by MX ("mx" in smartHost or routes), "ip" or "ip:port" each; the system\'s when empty',
+    defaultText: '[]',
+    default: () => [] as HostPort[],
+    parse: listOf((raw: unknown) => {
+      const parsed = parseHostPort(raw, 53);
+      return typeof parsed === 'string' || net.isIP(parsed.host) === 0
+        ? bad(`must be IP addresses like "10.0.0.1" or "[::1]:53" (got ${describe(raw)})`)
+        : ok(parsed);
+    }, 0),
+    list: true,
+  },
+  outboundPort: {
+    description: 'Port of the mail exchangers for delivery by MX (IIS "outbound TCP port"); smart hosts have their own',
+    defaultText: '25',
+    default: () => 25,
+    parse: (raw: unknown) => {
+      const n = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : raw;
+      return typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 65536 ? ok(n) : bad(`must be a port number (got ${describe(raw)})`);
+    },
+  },
+  maxMessagesPerConnection: {
+    description: 'Messages sent over one connection to a smart host or exchanger before a new one is opened (IIS: 20); a host entry may set its own',
+    defaultText: '100',
+    default: () => 100,
+    parse: positiveInteger,
+  },
+  maxConnectionsPerDomain: {
+    description: 'Most messages handed at once to one recipient domain\'s exchangers, in delivery by MX (IIS "limit connections per domain")',
+    defaultText: '100',
+    default: () => 100,
+    parse: positiveInteger,
+  },
+  masqueradeDomain: {
+    description: 'Replace the domain of every envelope sender (MAIL FROM) with this one on the way out (IIS "masquerade domain"); headers are not changed',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: domain,
   },
   smartHostTimeout: {
     description: 'Give up on a silent smart host after this long (connect, each reply, the end of data)',

@@ -46,6 +46,8 @@ export interface OAuth2Auth {
 export type HostAuth = PasswordAuth | OAuth2Auth;
 
 export interface SmartHostSpec extends HostPort {
+  /** The word "mx": deliver straight to the recipient domain's mail exchangers (port outboundPort). */
+  mx?: boolean | undefined;
   /** undefined until finishSmartHosts: then the host's own, else implicit on 465, required with AUTH, else smartHostTls. */
   tls?: OutboundTlsMode | undefined;
   /** PEM file of the CAs that may sign its certificate; undefined: the system's CAs. */
@@ -185,6 +187,7 @@ export function parseSmartHostEntry(
   parseHostPort: (raw: unknown, defaultPort: number) => HostPort | string,
 ): SmartHostSpec {
   const spec: SmartHostSpec = { host: '', port: 25, tls: undefined, caFile: undefined, servername: undefined, auth: undefined, maxMessagesPerConnection: undefined };
+  if (typeof raw === 'string' && raw.trim().toLowerCase() === 'mx') return { ...spec, host: 'mx', mx: true, tls: 'opportunistic' };
   if (!isObject(raw)) {
     const parsed = parseHostPort(raw, 25);
     if (typeof parsed === 'string') throw new SpecError(`${where} ${parsed}`);
@@ -293,6 +296,7 @@ export function finishSmartHosts(hosts: SmartHostSpec[], defaults: SmartHostDefa
     if (error) return error;
   }
   for (const host of hosts) {
+    if (host.mx) continue; // mail exchangers: opportunistic TLS, no AUTH
     if (!host.auth && sharedPassword) host.auth = { type: 'password', method: undefined, user: defaults.smartHostUser!, password: sharedPassword };
     // Credentials never cross in clear unless the operator says so for that host.
     host.tls ??= host.port === 465 ? 'implicit' : host.auth ? 'required' : defaults.smartHostTls;

@@ -70,6 +70,20 @@ describe('smart host failover', () => {
     }
   });
 
+  it('sends the envelope sender with the masquerade domain, and opens a new connection after maxMessagesPerConnection', async () => {
+    const upstream = await new Upstream().start();
+    const relay = await startRelay({ smartHost: upstream.address, settings: { masqueradeDomain: 'corp.example', maxMessagesPerConnection: '1', concurrency: '1' } });
+    try {
+      for (let i = 0; i < 3; i++) await sendMail({ port: relayPort(relay), from: 'ca@pki-01.local', to: ['ops@example.net'], subject: `m${i}` });
+      await upstream.waitFor(3);
+      assert.deepEqual(upstream.received.map((m) => m.from), ['ca@corp.example', 'ca@corp.example', 'ca@corp.example']);
+      assert.equal(upstream.connections, 3, 'one message per connection');
+    } finally {
+      await relay.stop();
+      await upstream.stop();
+    }
+  });
+
   it('routes a domain (and its subdomains) to its own host; other domains to smartHost; a mixed envelope is split', async () => {
     const main = await new Upstream().start();
     const corp = await new Upstream().start();

@@ -16,6 +16,8 @@ export interface SecureUpstreamOptions {
   password?: { user: string; pass: string };
   /** XOAUTH2: is this user's token good? */
   token?: (user: string, token: string) => boolean;
+  /** Listen here (a loopback address such as 127.0.0.2) and port; default 127.0.0.1 and any free port. */
+  listen?: { host: string; port: number };
   /** How a bad XOAUTH2 token is refused: Google's 334 error challenge then 535, or Microsoft's 535 at once. */
   xoauth2Refusal?: 'google' | 'microsoft';
 }
@@ -88,7 +90,10 @@ export class SecureUpstream {
       },
     });
     server.on('error', () => undefined);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      server.server.once('error', reject);
+      server.listen(o.listen?.port ?? 0, o.listen?.host ?? '127.0.0.1', () => resolve());
+    });
     this.#server = server;
     return this;
   }

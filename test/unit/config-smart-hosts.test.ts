@@ -59,6 +59,18 @@ describe('smart host config', () => {
     ]);
   });
 
+  it('reads "mx" (direct delivery) as a host, the DNS servers and the outbound port', () => {
+    const config = load({ smartHost: ['MX', 'relay.example:587'], smartHostUser: 'u', smartHostPassword: 'p', dnsServers: '127.0.0.1:5353, 10.0.0.1', outboundPort: '2525' });
+    assert.equal(config.smartHost[0]!.mx, true);
+    assert.equal(config.smartHost[0]!.auth, undefined, 'no AUTH at mail exchangers');
+    assert.equal(config.smartHost[0]!.tls, 'opportunistic');
+    assert.equal(config.smartHost[1]!.auth?.type, 'password');
+    assert.deepEqual(config.dnsServers, [{ host: '127.0.0.1', port: 5353 }, { host: '10.0.0.1', port: 53 }]);
+    assert.equal(config.outboundPort, 2525);
+    assert.throws(() => load({ dnsServers: 'dns.example' }), /dnsServers must be IP addresses/);
+    assert.throws(() => load({ outboundPort: '0' }), /outboundPort must be a port number/);
+  });
+
   it('names the key and the entry of every bad value', () => {
     const cases: Array<[Record<string, unknown>, Record<string, string>, RegExp]> = [
       [{ smartHost: ['a', { host: 'b', tls: 'always' }] }, {}, /smartHost\[1\]\.tls must be one of opportunistic, required, implicit, none/],
