@@ -10,7 +10,8 @@ import { DeliveryAgent } from './delivery/agent.js';
 import { Bouncer } from './delivery/bouncer.js';
 import { QueueWatcher } from './delivery/queue-watcher.js';
 import { Scheduler } from './delivery/scheduler.js';
-import { SmartHostTransport } from './transport/smart-host.js';
+import { RoutingTransport } from './transport/routing.js';
+import type { HostState } from './transport/host-health.js';
 
 /**
  * A smart host that answers 421, and local errors, are retried at the first retry interval, at most this long;
@@ -25,7 +26,7 @@ export class Relay {
   readonly pickup: Pickup;
   readonly #inbound: InboundServer;
   readonly #watcher: QueueWatcher;
-  readonly #transport: SmartHostTransport;
+  readonly #transport: RoutingTransport;
   readonly #log: Logger;
 
   private constructor(config: Readonly<Config>, log: Logger, spool: Spool) {
@@ -33,10 +34,17 @@ export class Relay {
     this.#log = log;
     this.spool = spool;
     const events = new MailEvents(log);
-    this.#transport = new SmartHostTransport({
-      smartHost: config.smartHost,
+    this.#transport = new RoutingTransport({
+      smartHosts: config.smartHost,
+      routes: config.routes,
       hostname: config.hostname,
       timeout: config.smartHostTimeout,
+      downTime: config.hostDownTime,
+      dnsServers: config.dnsServers.map((server) => (server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`)),
+      outboundPort: config.outboundPort,
+      maxMessagesPerConnection: config.maxMessagesPerConnection,
+      maxConnectionsPerDomain: config.maxConnectionsPerDomain,
+      masqueradeDomain: config.masqueradeDomain,
       log,
     });
     const bouncer = new Bouncer({
@@ -101,6 +109,11 @@ export class Relay {
 
   get listening(): BoundAddress[] {
     return this.#inbound.bound;
+  }
+
+  /** Each smart host's condition: up, or down since when and why (a refused login, a certificate, 421, ...). */
+  hostStates(): HostState[] {
+    return this.#transport.hostStates();
   }
 
   /** Tells delivery to list Queue now (tests and operators' "retry now"). */

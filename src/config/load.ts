@@ -2,6 +2,7 @@
 // Validation happens once, here; every error names the key and where the bad value came from.
 import fs from 'node:fs';
 import path from 'node:path';
+import { finishSmartHosts } from './smart-hosts.js';
 import { ConfigError, KEY_NAMES, checkConfig, envName, flagName, keySpec, type Config, type ConfigKey } from './schema.js';
 
 export interface ConfigSources {
@@ -103,7 +104,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       );
     }
     const parsed = spec.parse(raw);
-    if ('error' in parsed) throw new ConfigError(`config: ${key} ${parsed.error} [from ${origin}]`);
+    if ('error' in parsed) throw new ConfigError(`config: ${key}${/^[[.]/.test(parsed.error) ? '' : ' '}${parsed.error} [from ${origin}]`);
     config[key] = parsed.value;
   }
   const result = config as unknown as Config;
@@ -111,6 +112,10 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   if (result.logFile !== undefined) result.logFile = path.resolve(cwd, result.logFile);
   for (const key of ['tlsCert', 'tlsKey', 'tlsPfx'] as const) {
     if (result[key] !== undefined) result[key] = path.resolve(cwd, result[key]);
+  }
+  for (const hosts of [result.smartHost, ...result.routes.map((route) => route.hosts)]) {
+    const error = finishSmartHosts(hosts, result, cwd, env);
+    if (error) throw new ConfigError(error);
   }
   checkConfig(result);
   return Object.freeze(result);

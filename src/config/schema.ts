@@ -7,6 +7,8 @@ import { parseAuthUser, type AuthUser } from '../smtp/auth.js';
 import { TLS_VERSIONS, type TlsVersion } from '../smtp/tls.js';
 import { formatCidr, isWideCidr, parseCidr, type Cidr } from './cidr.js';
 import { isValidHostname, machineFqdn } from './hostname.js';
+import { Secret } from './secret.js';
+import { OUTBOUND_TLS_MODES, parseRoutes, parseSmartHostList, type OutboundTlsMode, type Route, type SmartHostSpec } from './smart-hosts.js';
 import { parseDuration, parseSize } from './units.js';
 
 export interface HostPort {
@@ -18,7 +20,19 @@ export interface Config {
   mailroot: string;
   listen: HostPort[];
   hostname: string;
-  smartHost: HostPort;
+  smartHost: SmartHostSpec[];
+  smartHostTls: OutboundTlsMode;
+  smartHostCaFile: string | undefined;
+  smartHostUser: string | undefined;
+  smartHostPassword: Secret | undefined;
+  smartHostPasswordFile: string | undefined;
+  routes: Route[];
+  hostDownTime: number;
+  dnsServers: HostPort[];
+  outboundPort: number;
+  maxMessagesPerConnection: number;
+  maxConnectionsPerDomain: number;
+  masqueradeDomain: string | undefined;
   smartHostTimeout: number;
   retry: number[];
   probeInterval: number;
@@ -87,6 +101,14 @@ function describe(raw: unknown): string {
 }
 
 /** "host:port", "[v6]:port", "[1.2.3.4]" (IIS smart-host syntax), or a bare host with defaultPort. */
+/** A smart host's "host:port": its name also goes into notifications (Remote-MTA), so a host name or an IP address, nothing else. */
+function parseSmartHostAddress(raw: unknown, defaultPort: number): HostPort | string {
+  const parsed = parseHostPort(raw, defaultPort);
+  if (typeof parsed === 'string') return parsed;
+  if (net.isIP(parsed.host) === 0 && !isValidHostname(parsed.host)) return `must name a host or an IP address (got ${describe(raw)})`;
+  return parsed;
+}
+
 export function parseHostPort(raw: unknown, defaultPort: number | undefined): HostPort | string {
   if (typeof raw !== 'string' || raw.trim() === '') return `must be "host:port" (got ${describe(raw)})`;
   const text = raw.trim();
@@ -233,16 +255,99 @@ export const CONFIG_KEYS = {
         : bad(`must be a host name such as "relay.corp.example" or an address literal such as "[192.0.2.1]" (got ${describe(raw)})`),
   },
   smartHost: {
-    description: 'Upstream SMTP server all mail is forwarded to, "host:port" (port 25 if left out; "[10.0.0.5]" accepted)',
+    description:
+      'Upstream SMTP servers mail is forwarded to, tried in order: "host:port" each (port 25 if left out; "[10.0.0.5]" accepted); ' +
+      'in the JSON file an entry may be an object with its own port, tls, caFile, servername, auth and maxMessagesPerConnection (see "Smart hosts")',
     defaultText: '(required)',
     default: undefined,
+    parse: (raw: unknown) => parseSmartHostList(raw, 'smartHost', parseSmartHostAddress),
+    list: true,
+  },
+  smartHostTls: {
+    description: `TLS to smart hosts given as "host:port": ${OUTBOUND_TLS_MODES.join(', ')}. required and implicit verify the certificate; a host on port 465 is implicit, a host with AUTH required unless set per host`,
+    defaultText: '"opportunistic"',
+    default: () => 'opportunistic' as OutboundTlsMode,
+    parse: (raw: unknown) =>
+      typeof raw === 'string' && (OUTBOUND_TLS_MODES as readonly string[]).includes(raw)
+        ? ok(raw as OutboundTlsMode)
+        : bad(`must be one of ${OUTBOUND_TLS_MODES.join(', ')} (got ${describe(raw)})`),
+  },
+  smartHostCaFile: {
+    description: 'PEM file of the CAs a smart host\'s certificate may be signed by (an internal CA); the system\'s CAs when unset',
+    defaultText: "(Node's CAs)",
+    default: () => undefined,
+    parse: nonEmptyString,
+  },
+  smartHostUser: {
+    description: 'User name for AUTH PLAIN/LOGIN at smart hosts that have no auth of their own (with smartHostPassword or smartHostPasswordFile)',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: nonEmptyString,
+  },
+  smartHostPassword: {
+    description: 'Password (or API key) for smartHostUser; better set as MAILROOT_SMART_HOST_PASSWORD or with smartHostPasswordFile. Never logged',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: (raw: unknown) => (typeof raw === 'string' && raw !== '' ? ok(new Secret({ value: raw }, 'smartHostPassword')) : bad('must be a non-empty string')),
+  },
+  smartHostPasswordFile: {
+    description: 'File holding the password for smartHostUser (one line)',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: nonEmptyString,
+  },
+  routes: {
+    description:
+      'Per-domain routes (IIS "remote domains"): {"corp.example": "[10.0.0.5]", "*.corp.example": ["a:25", "b:25"]}; ' +
+      'other domains go to smartHost. Hosts are written as in smartHost',
+    defaultText: '{}',
+    default: () => [] as Route[],
+    parse: (raw: unknown) => parseRoutes(raw, parseSmartHostAddress),
+  },
+  hostDownTime: {
+    description: 'A smart host that failed (no connection, 421, refused login or certificate) is skipped this long while another host of its route works; then one message tries it again',
+    defaultText: '"30s"',
+    default: () => 30_000,
+    parse: positiveDuration,
+  },
+  dnsServers: {
+    description: 'DNS servers for delivery by MX ("mx" in smartHost or routes), "ip" or "ip:port" each; the system\'s when empty',
+    defaultText: '[]',
+    default: () => [] as HostPort[],
+    parse: listOf((raw: unknown) => {
+      const parsed = parseHostPort(raw, 53);
+      return typeof parsed === 'string' || net.isIP(parsed.host) === 0
+        ? bad(`must be IP addresses like "10.0.0.1" or "[::1]:53" (got ${describe(raw)})`)
+        : ok(parsed);
+    }, 0),
+    list: true,
+  },
+  outboundPort: {
+    description: 'Port of the mail exchangers for delivery by MX (IIS "outbound TCP port"); smart hosts have their own',
+    defaultText: '25',
+    default: () => 25,
     parse: (raw: unknown) => {
-      const parsed = parseHostPort(raw, 25);
-      if (typeof parsed === 'string') return bad(parsed);
-      // The name also goes into notifications (Remote-MTA): a host name or an IP address, nothing else.
-      if (net.isIP(parsed.host) === 0 && !isValidHostname(parsed.host)) return bad(`must name a host or an IP address (got ${describe(raw)})`);
-      return ok(parsed);
+      const n = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : raw;
+      return typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 65536 ? ok(n) : bad(`must be a port number (got ${describe(raw)})`);
     },
+  },
+  maxMessagesPerConnection: {
+    description: 'Messages sent over one connection to a smart host or exchanger before a new one is opened (IIS: 20); a host entry may set its own',
+    defaultText: '100',
+    default: () => 100,
+    parse: positiveInteger,
+  },
+  maxConnectionsPerDomain: {
+    description: 'Most messages handed at once to one recipient domain\'s exchangers, in delivery by MX (IIS "limit connections per domain")',
+    defaultText: '100',
+    default: () => 100,
+    parse: positiveInteger,
+  },
+  masqueradeDomain: {
+    description: 'Replace the domain of every envelope sender (MAIL FROM) with this one on the way out (IIS "masquerade domain"); headers are not changed',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: domain,
   },
   smartHostTimeout: {
     description: 'Give up on a silent smart host after this long (connect, each reply, the end of data)',

@@ -7,7 +7,9 @@ const HOST_ERROR_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS',
 
 /** The upstream's reply when there was one; otherwise what went wrong, with nodemailer's code (ETIMEDOUT, ...). */
 export function replyText(err: NodemailerError): string {
-  const text = err.response ?? (err.code && !err.message.includes(err.code) ? `${err.code}: ${err.message}` : err.message);
+  let text = err.response ?? (err.code && !err.message.includes(err.code) ? `${err.code}: ${err.message}` : err.message);
+  // The host's answer to STARTTLS alone ("500 command not recognized") would not say what failed.
+  if (err.code === 'ETLS' && err.response !== undefined) text = `STARTTLS failed: ${err.response}`;
   return text.replace(/\s*\r?\n\s*/g, ' ').trim();
 }
 
@@ -32,8 +34,27 @@ export function classifySuccess(info: SMTPConnectionSendInfo): DeliveryResult {
   return { kind: 'sent', reply: info.response.trim(), accepted: info.accepted ?? [], deferred, failed };
 }
 
+/**
+ * Replies that mean the relay is not allowed to send at all, whatever the message: 530 "authentication required"
+ * and Microsoft's 5.7.3 / 5.7.30 / 5.7.57 / 5.7.139 (bad or basic-auth credentials, client not authenticated).
+ * They are the operator's to fix: the mail waits, it is not bounced to its senders.
+ */
+const NOT_AUTHORISED = /^5\d\d[ -]5\.7\.(?:3|30|57|139)\b/;
+
 export function isHostError(err: NodemailerError): boolean {
-  return err.responseCode === 421 || HOST_ERROR_CODES.has(err.code ?? '');
+  return err.responseCode === 421 || err.responseCode === 530 || HOST_ERROR_CODES.has(err.code ?? '') || NOT_AUTHORISED.test(err.response ?? '');
+}
+
+export type OperatorProblem = 'authentication' | 'tls';
+
+/**
+ * A failure the operator must fix (credentials, token endpoint, certificate, a host that does not offer
+ * STARTTLS when it must), as opposed to a host that is down or busy. undefined for the latter.
+ */
+export function operatorProblem(err: NodemailerError): OperatorProblem | undefined {
+  if (err.code === 'EAUTH' || err.code === 'ENOAUTH' || err.responseCode === 530 || NOT_AUTHORISED.test(err.response ?? '')) return 'authentication';
+  if (err.code === 'ETLS') return 'tls';
+  return undefined;
 }
 
 export interface ErrorContext {
@@ -48,7 +69,8 @@ export function classifyError(err: NodemailerError, context: ErrorContext = {}):
     if (context.bodySent === true && err.responseCode === undefined) {
       return { kind: 'not-sent', scope: 'host', permanent: false, reply: replyText(err), maybeDelivered: true };
     }
-    return { kind: 'not-sent', scope: 'host', permanent: false, reply: replyText(err) };
+    const problem = operatorProblem(err);
+    return { kind: 'not-sent', scope: 'host', permanent: false, reply: replyText(err), ...(problem ? { problem } : {}) };
   }
   if (err.code === 'EENVELOPE' && err.rejectedErrors && err.rejectedErrors.length > 0 && err.command !== 'MAIL FROM') {
     // Every recipient was refused at RCPT: report each one's own reply.

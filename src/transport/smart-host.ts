@@ -12,17 +12,22 @@
 import type { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SMTPError } from 'nodemailer/lib/smtp-connection';
-import type { HostPort } from '../config/schema.js';
+import type { SmartHostSpec } from '../config/smart-hosts.js';
 import type { Logger } from '../log/logger.js';
 import type { Envelope } from '../spool/eml-format.js';
 import { hasEightBitData } from './eight-bit.js';
 import { classifyError, classifySuccess, isHostError } from './classify.js';
+import { connectionOptions } from './connection-options.js';
+import type { Authenticator } from './host-auth.js';
 import type { DeliveryResult, Transport } from './transport.js';
 
 const MAX_RECIPIENTS_PER_TRANSACTION = 100;
 
 export interface SmartHostOptions {
-  smartHost: HostPort;
+  /** Where, and how: port, TLS mode, certificate checks (see connection-options.ts). */
+  smartHost: SmartHostSpec;
+  /** AUTH after EHLO (and STARTTLS), when the host needs it. */
+  authenticate?: Authenticator | undefined;
   /** EHLO name. */
   hostname: string;
   /** For connect, greeting, each reply and the reply to the final dot. */
@@ -42,7 +47,7 @@ interface PooledConnection {
 }
 
 export class SmartHostTransport implements Transport {
-  readonly #options: Required<SmartHostOptions>;
+  readonly #options: Required<Omit<SmartHostOptions, 'authenticate'>> & Pick<SmartHostOptions, 'authenticate'>;
   readonly #idle: PooledConnection[] = [];
   readonly #all = new Set<PooledConnection>();
   #closed = false;
@@ -50,7 +55,7 @@ export class SmartHostTransport implements Transport {
   #offered: Set<string> | undefined;
 
   constructor(options: SmartHostOptions) {
-    this.#options = { maxMessagesPerConnection: 100, idleTimeout: 10_000, ...options };
+    this.#options = { maxMessagesPerConnection: options.smartHost.maxMessagesPerConnection ?? 100, idleTimeout: 10_000, ...options };
   }
 
   /** Whether the smart host offered an extension (e.g. 8BITMIME) when last connected; undefined when not known. */
@@ -153,18 +158,8 @@ export class SmartHostTransport implements Transport {
   }
 
   #connect(): Promise<PooledConnection> {
-    const { smartHost, hostname, timeout, log } = this.#options;
-    const connection = new SMTPConnection({
-      host: smartHost.host,
-      port: smartHost.port,
-      name: hostname,
-      connectionTimeout: timeout,
-      greetingTimeout: timeout,
-      socketTimeout: timeout,
-      // Opportunistic STARTTLS without certificate checks, as Postfix's default "may" level: encryption when
-      // offered, and an internal smart host with a self-signed certificate still works.
-      tls: { rejectUnauthorized: false },
-    });
+    const { smartHost, hostname, timeout, log, authenticate } = this.#options;
+    const connection = new SMTPConnection(connectionOptions(smartHost, { hostname, timeout }));
     const pooled: PooledConnection = { connection, messages: 0, broken: false, idleTimer: undefined };
     connection.on('error', (err: Error) => {
       pooled.broken = true;
@@ -184,12 +179,20 @@ export class SmartHostTransport implements Transport {
       connection.connect((err) => {
         if (err) return fail(err);
         if (settled) return;
+        if (authenticate) {
+          authenticate(connection).then(ready, fail);
+          return;
+        }
+        ready();
+      });
+      const ready = () => {
+        if (settled) return;
         settled = true;
         connection.off('error', fail);
         this.#offered = extensionsOf(connection) ?? this.#offered;
         this.#all.add(pooled);
         resolve(pooled);
-      });
+      };
     });
   }
 

@@ -21,7 +21,8 @@ export type DeliveryResult =
     }
   /**
    * Nothing was delivered. scope 'host': the smart host could not be reached or talked to (all mail waits);
-   * scope 'message': the host answered, but refused this message as a whole.
+   * scope 'message': the host answered, but refused this message as a whole. `problem`: the host refused the
+   * relay's credentials or certificate checks failed, which the operator must fix.
    */
   | {
       kind: 'not-sent';
@@ -33,6 +34,8 @@ export type DeliveryResult =
        * the reply: the upstream may have taken it (RFC 5321 6.1). Never to be resent before its retry time.
        */
       maybeDelivered?: boolean;
+      /** The host refused the relay's credentials, or its certificate checks failed: the operator must fix it. */
+      problem?: 'authentication' | 'tls';
     };
 
 export interface Transport {

@@ -11,7 +11,8 @@ describe('config loading', () => {
     const cwd = await fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-config-'));
     await fs.writeFile(path.join(cwd, 'mailroot.json'), '\uFEFF' + JSON.stringify({ smartHost: 'file:25', concurrency: 3, expire: '1d', retry: ['1m'] }));
     const config = loadConfig({ cwd, env: { MAILROOT_CONCURRENCY: '4', MAILROOT_EXPIRE: '3h' }, flags: { expire: '90m' } });
-    assert.deepEqual(config.smartHost, { host: 'file', port: 25 });
+    assert.deepEqual(config.smartHost.map(({ host, port }) => ({ host, port })), [{ host: 'file', port: 25 }]);
+    assert.equal(config.smartHost[0]!.tls, 'opportunistic');
     assert.equal(config.concurrency, 4);
     assert.equal(config.expire, 90 * 60_000);
     assert.deepEqual(config.retry, [60_000]);

@@ -1,0 +1,273 @@
+// The transport delivery talks to: each recipient's route (route-table.ts) names an ordered list of smart
+// hosts; a message goes to the first of them that is up (host-health.ts), failing over to the next when one
+// cannot be reached, answers 421 or refuses the relay's login. Only when every host of the route failed is the
+// result "host down" (scope 'host'), which makes the scheduler hold the queue and probe.
+//
+// Later: the scheduler's single "host down" should become per route, so that one route's outage does not hold
+// mail for the others (see the report of issue #13).
+import type { Readable } from 'node:stream';
+import type { HostAuth, Route, SmartHostSpec } from '../config/smart-hosts.js';
+import { hostLabel } from '../config/smart-hosts.js';
+import type { Logger } from '../log/logger.js';
+import type { Envelope } from '../spool/eml-format.js';
+import { authenticator } from './host-auth.js';
+import { HostHealth, type HostState } from './host-health.js';
+import { OAuth2TokenProvider } from './oauth2-token.js';
+import { MxResolver } from './mx-resolver.js';
+import { RouteTable } from './route-table.js';
+import { SmartHostTransport } from './smart-host.js';
+import type { DeliveryResult, Transport } from './transport.js';
+
+export interface RoutingOptions {
+  smartHosts: SmartHostSpec[];
+  routes: Route[];
+  /** EHLO name. */
+  hostname: string;
+  timeout: number;
+  /** How long a failed host is skipped while another host of its route works. */
+  downTime: number;
+  /** For "mx" entries: DNS servers ("ip:port"; empty for the system's) and the exchangers' port. */
+  dnsServers?: string[];
+  outboundPort?: number;
+  /** Per connection, unless a host sets its own. */
+  maxMessagesPerConnection?: number;
+  /** Messages at once to one domain's exchangers (delivery by MX). */
+  maxConnectionsPerDomain?: number;
+  /** Envelope senders leave with this domain (IIS masquerade domain). */
+  masqueradeDomain?: string | undefined;
+  log: Logger;
+  /** Epoch ms; tests inject a clock. */
+  now?: () => number;
+}
+
+type Sent = Extract<DeliveryResult, { kind: 'sent' }>;
+
+export class RoutingTransport implements Transport {
+  readonly #table: RouteTable;
+  readonly #health: HostHealth;
+  readonly #senders = new Map<SmartHostSpec, SmartHostTransport>();
+  readonly #tokens = new Map<string, OAuth2TokenProvider>();
+  readonly #defaultHosts: SmartHostSpec[];
+  readonly #mx: MxResolver;
+  readonly #outboundPort: number;
+  /** Senders for mail exchangers, made when first needed; the oldest is closed past MAX_MX_SENDERS. */
+  readonly #mxSenders = new Map<string, { spec: SmartHostSpec; sender: SmartHostTransport }>();
+  readonly #sendOptions: { hostname: string; timeout: number; log: Logger; maxMessagesPerConnection: number };
+  readonly #domainSlots: DomainSlots;
+  readonly #masquerade: string | undefined;
+
+  constructor(options: RoutingOptions) {
+    const { smartHosts, routes, hostname, timeout, log, now } = options;
+    this.#defaultHosts = smartHosts;
+    this.#table = new RouteTable(smartHosts, routes);
+    this.#health = new HostHealth({ downTime: options.downTime, log, ...(now ? { now } : {}) });
+    this.#mx = new MxResolver({ servers: options.dnsServers ?? [], timeout: Math.min(timeout, 10_000) });
+    this.#outboundPort = options.outboundPort ?? 25;
+    const maxMessagesPerConnection = options.maxMessagesPerConnection ?? 100;
+    this.#sendOptions = { hostname, timeout, log, maxMessagesPerConnection };
+    this.#domainSlots = new DomainSlots(options.maxConnectionsPerDomain ?? 100);
+    this.#masquerade = options.masqueradeDomain;
+    for (const spec of [...smartHosts, ...routes.flatMap((route) => route.hosts)]) {
+      if (spec.mx) continue;
+      const authenticate = spec.auth ? authenticator(spec.auth, (auth) => this.#tokenProvider(auth, now)) : undefined;
+      this.#senders.set(
+        spec,
+        new SmartHostTransport({ smartHost: spec, authenticate, hostname, timeout, log, maxMessagesPerConnection: spec.maxMessagesPerConnection ?? maxMessagesPerConnection }),
+      );
+    }
+  }
+
+  /** One provider per account, so every connection (to any host) shares its token. */
+  #tokenProvider(auth: HostAuth, now: (() => number) | undefined): OAuth2TokenProvider {
+    if (auth.type !== 'xoauth2') throw new Error('not an OAuth2 account');
+    const key = JSON.stringify([auth.provider, auth.tokenUrl, auth.clientId, auth.scope, auth.user]);
+    let provider = this.#tokens.get(key);
+    if (!provider) {
+      provider = new OAuth2TokenProvider({ auth, ...(now ? { now } : {}) });
+      this.#tokens.set(key, provider);
+    }
+    return provider;
+  }
+
+  get description(): string {
+    return this.#defaultHosts.map((spec) => (spec.mx ? 'MX' : hostLabel(spec))).join(', ');
+  }
+
+  /** Each host's condition (up, down and why, probing), for operators and tests. */
+  hostStates(): HostState[] {
+    return this.#health.states();
+  }
+
+  /** Token requests made so far, per account (tests, operators). */
+  get tokenRequests(): number {
+    let total = 0;
+    for (const provider of this.#tokens.values()) total += provider.requests;
+    return total;
+  }
+
+  async deliver(original: Envelope, openBody: () => Readable): Promise<DeliveryResult> {
+    const envelope = this.#masquerade && original.sender.includes('@')
+      ? { ...original, sender: `${original.sender.slice(0, original.sender.lastIndexOf('@'))}@${this.#masquerade}` }
+      : original;
+    const groups = this.#table.split(envelope.recipients).flatMap((group) => (group.hosts.some((h) => h.mx) ? byDomain(group) : [group]));
+    if (groups.length === 1) return this.#deliverVia(groups[0]!.hosts, envelope, openBody);
+    const results: Array<{ recipients: string[]; result: DeliveryResult }> = [];
+    for (const group of groups) {
+      results.push({ recipients: group.recipients, result: await this.#deliverVia(group.hosts, { sender: envelope.sender, recipients: group.recipients }, openBody) });
+    }
+    return mergeResults(results);
+  }
+
+  async #deliverVia(routeHosts: SmartHostSpec[], envelope: Envelope, openBody: () => Readable): Promise<DeliveryResult> {
+    if (!routeHosts.some((spec) => spec.mx)) return this.#deliverToHosts(routeHosts, envelope, openBody);
+    const domain = envelope.recipients[0]!.slice(envelope.recipients[0]!.lastIndexOf('@') + 1).toLowerCase();
+    const release = await this.#domainSlots.take(domain);
+    try {
+      return await this.#deliverToHosts(routeHosts, envelope, openBody);
+    } finally {
+      release();
+    }
+  }
+
+  async #deliverToHosts(routeHosts: SmartHostSpec[], envelope: Envelope, openBody: () => Readable): Promise<DeliveryResult> {
+    const failures: Array<Extract<DeliveryResult, { kind: 'not-sent' }> & { host: string }> = [];
+    const direct = routeHosts.some((spec) => spec.mx);
+    const hosts: SmartHostSpec[] = [];
+    for (const spec of routeHosts) {
+      if (!spec.mx) {
+        hosts.push(spec);
+        continue;
+      }
+      const domain = envelope.recipients[0]!.slice(envelope.recipients[0]!.lastIndexOf('@') + 1);
+      const answer = await this.#mx.lookup(domain);
+      if (answer.kind === 'targets') {
+        hosts.push(...answer.targets.map((t) => this.#mxSender(t.name, t.address).spec));
+      } else if (answer.permanent && routeHosts.length === 1) {
+        return { kind: 'not-sent', scope: 'message', permanent: true, reply: answer.reply };
+      } else {
+        failures.push({ kind: 'not-sent', scope: 'host', permanent: false, reply: answer.reply, host: `MX of ${domain}` });
+      }
+    }
+    const tryHost = async (spec: SmartHostSpec): Promise<DeliveryResult | undefined> => {
+      const host = labelOf(spec);
+      const sender = this.#senders.get(spec) ?? this.#mxSenders.get(host)!.sender;
+      const result = await sender.deliver(envelope, openBody);
+      if (result.kind === 'not-sent' && result.scope === 'host') {
+        this.#health.failed(host, result.reply, result.problem);
+        // Lost after the final dot: this host may have the message, so no other host gets it now.
+        if (result.maybeDelivered) return result;
+        failures.push({ ...result, host });
+        return undefined;
+      }
+      this.#health.succeeded(host);
+      return result;
+    };
+    const skipped: SmartHostSpec[] = [];
+    for (const spec of hosts) {
+      if (!this.#health.claim(labelOf(spec))) {
+        skipped.push(spec);
+        continue;
+      }
+      const result = await tryHost(spec);
+      if (result) return result;
+    }
+    // Every host was down and none due for its probe: the scheduler is probing on its own schedule (one
+    // message at a time), so this attempt tries them all, in order.
+    if (skipped.length === hosts.length && hosts.length > 0) {
+      for (const spec of skipped) {
+        const result = await tryHost(spec);
+        if (result) return result;
+      }
+    }
+    const reply = failures.length === 1 && hosts.length === 1 ? failures[0]!.reply : failures.map((f) => `${f.host}: ${f.reply}`).join('; ');
+    const problem = failures.find((f) => f.problem)?.problem;
+    // One domain's exchangers being unreachable says nothing about other mail: this message waits its turn.
+    return { kind: 'not-sent', scope: direct ? 'message' : 'host', permanent: false, reply, ...(problem ? { problem } : {}) };
+  }
+
+  /** The sender for one mail exchanger address, made on first use (opportunistic TLS, name for SNI). */
+  #mxSender(name: string, address: string): { spec: SmartHostSpec; sender: SmartHostTransport } {
+    const spec: SmartHostSpec = { host: address, port: this.#outboundPort, tls: 'opportunistic', servername: name };
+    const label = labelOf(spec);
+    let entry = this.#mxSenders.get(label);
+    if (!entry) {
+      entry = { spec, sender: new SmartHostTransport({ smartHost: spec, ...this.#sendOptions }) };
+      this.#mxSenders.set(label, entry);
+      if (this.#mxSenders.size > MAX_MX_SENDERS) {
+        const [oldest, old] = this.#mxSenders.entries().next().value!;
+        this.#mxSenders.delete(oldest);
+        void old.sender.close();
+      }
+    }
+    return entry;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#senders.values(), ...[...this.#mxSenders.values()].map((e) => e.sender)].map((sender) => sender.close()));
+  }
+}
+
+const MAX_MX_SENDERS = 200;
+
+/** At most `limit` deliveries at once per domain; the others wait their turn in order. */
+class DomainSlots {
+  readonly #limit: number;
+  readonly #domains = new Map<string, { busy: number; waiting: Array<() => void> }>();
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  async take(domain: string): Promise<() => void> {
+    let entry = this.#domains.get(domain);
+    if (!entry) {
+      entry = { busy: 0, waiting: [] };
+      this.#domains.set(domain, entry);
+    }
+    const slot = entry;
+    if (slot.busy >= this.#limit) await new Promise<void>((resolve) => slot.waiting.push(resolve));
+    else slot.busy++;
+    return () => {
+      const next = slot.waiting.shift();
+      if (next) return next(); // the slot passes straight to the next waiter
+      slot.busy--;
+      if (slot.busy === 0) this.#domains.delete(domain);
+    };
+  }
+}
+
+/** How a host is named in the log and in host states: "smtp.example:587", "mx1.example.net[192.0.2.1]:25". */
+function labelOf(spec: SmartHostSpec): string {
+  return spec.servername !== undefined && spec.servername !== spec.host ? `${spec.servername}[${spec.host}]:${spec.port}` : hostLabel(spec);
+}
+
+function byDomain(group: { hosts: SmartHostSpec[]; recipients: string[] }): Array<{ hosts: SmartHostSpec[]; recipients: string[] }> {
+  const domains = new Map<string, string[]>();
+  for (const recipient of group.recipients) {
+    const domain = recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase();
+    const list = domains.get(domain);
+    if (list) list.push(recipient);
+    else domains.set(domain, [recipient]);
+  }
+  return [...domains.values()].map((recipients) => ({ hosts: group.hosts, recipients }));
+}
+
+/** Results of a message's routes, as one: every route's host down is "host down"; otherwise per recipient. */
+function mergeResults(results: Array<{ recipients: string[]; result: DeliveryResult }>): DeliveryResult {
+  const hostDown = results.filter((r) => r.result.kind === 'not-sent' && r.result.scope === 'host');
+  if (hostDown.length === results.length) return (hostDown.find((r) => r.result.kind === 'not-sent' && r.result.maybeDelivered) ?? hostDown[0]!).result;
+  const total: Sent = { kind: 'sent', reply: '', accepted: [], deferred: [], failed: [] };
+  for (const { recipients, result } of results) {
+    if (result.kind === 'sent') {
+      total.reply ||= result.reply;
+      total.accepted.push(...result.accepted);
+      total.deferred.push(...result.deferred);
+      total.failed.push(...result.failed);
+      continue;
+    }
+    const entries = recipients.map((recipient) => ({ recipient, reply: result.reply }));
+    (result.permanent ? total.failed : total.deferred).push(...entries);
+  }
+  total.reply ||= total.failed[0]?.reply ?? total.deferred[0]?.reply ?? '';
+  return total;
+}
