@@ -53,7 +53,7 @@ export class Relay {
       copyTo: config.ndrCopyTo,
       limitPerHour: config.ndrLimitPerHour,
       log,
-      remoteMta: config.smartHost.host,
+      remoteMta: this.#transport.primaryHost,
       eightBitAccepted: () => this.#transport.offers('8BITMIME') !== false,
     });
     const agent = new DeliveryAgent({

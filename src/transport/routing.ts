@@ -93,6 +93,21 @@ export class RoutingTransport implements Transport {
     return this.#defaultHosts.map((spec) => (spec.mx ? 'MX' : hostLabel(spec))).join(', ');
   }
 
+  /** The default route's first smart host (not "mx"): named as Remote-MTA in notifications. */
+  get primaryHost(): string | undefined {
+    const first = this.#defaultHosts[0];
+    return first && !first.mx ? first.host : undefined;
+  }
+
+  /**
+   * Whether the default route's first smart host offered an extension (e.g. 8BITMIME) when last connected;
+   * undefined when not known (not connected yet, or delivery by MX).
+   */
+  offers(extension: string): boolean | undefined {
+    const first = this.#defaultHosts[0];
+    return first && !first.mx ? this.#senders.get(first)?.offers(extension) : undefined;
+  }
+
   /** Each host's condition (up, down and why, probing), for operators and tests. */
   hostStates(): HostState[] {
     return this.#health.states();
