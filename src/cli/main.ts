@@ -9,6 +9,7 @@ import { createLogger } from '../log/logger.js';
 import { Relay } from '../relay.js';
 import { hashPassword } from '../smtp/auth.js';
 import { MailrootLockedError } from '../spool/lock.js';
+import { importIisCommand } from './import-iis-command.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure (cannot listen, mailroot in use), 2 bad configuration. */
 const EXIT_RUNTIME = 1;
@@ -135,6 +136,7 @@ await yargs(hideBin(process.argv))
     (y) => y.option('user', { type: 'string', describe: 'Print a whole authUsers entry, "name:hash"' }),
     (argv) => hashPasswordCommand(argv),
   )
+  .command(importIisCommand)
   .strictOptions()
   .fail((message, err) => {
     if (err) throw err;
