@@ -9,7 +9,9 @@ import { createLogger } from '../log/logger.js';
 import { Relay } from '../relay.js';
 import { hashPassword } from '../smtp/auth.js';
 import { MailrootLockedError } from '../spool/lock.js';
+import { checkConfigCommand } from './check-config-command.js';
 import { importIisCommand } from './import-iis-command.js';
+import { initCommand } from './init-command.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure (cannot listen, mailroot in use), 2 bad configuration. */
 const EXIT_RUNTIME = 1;
@@ -137,6 +139,8 @@ await yargs(hideBin(process.argv))
     (argv) => hashPasswordCommand(argv),
   )
   .command(importIisCommand)
+  .command(checkConfigCommand)
+  .command(initCommand)
   .strictOptions()
   .fail((message, err) => {
     if (err) throw err;
