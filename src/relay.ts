@@ -11,6 +11,7 @@ import { Bouncer } from './delivery/bouncer.js';
 import { QueueWatcher } from './delivery/queue-watcher.js';
 import { Scheduler } from './delivery/scheduler.js';
 import { SmartHostTransport } from './transport/smart-host.js';
+import { StatusReporter } from './ops/status-reporter.js';
 
 /**
  * A smart host that answers 421, and local errors, are retried at the first retry interval, at most this long;
@@ -27,6 +28,7 @@ export class Relay {
   readonly #watcher: QueueWatcher;
   readonly #transport: SmartHostTransport;
   readonly #log: Logger;
+  readonly #status: StatusReporter;
 
   private constructor(config: Readonly<Config>, log: Logger, spool: Spool) {
     this.config = config;
@@ -77,6 +79,17 @@ export class Relay {
       events,
     });
     this.#inbound = new InboundServer({ config, spool, log, events });
+    this.#status = new StatusReporter({
+      root: spool.layout.root,
+      tempDir: spool.layout.sortTemp,
+      hostname: config.hostname,
+      smartHost: this.#transport.description,
+      listening: () => this.#inbound.bound.map((b) => (b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`)),
+      inFlight: () => this.scheduler.inFlightNames(),
+      queueKnown: () => this.scheduler.size,
+      log,
+    });
+    events.observe(this.#status);
   }
 
   /** Opens the mailroot, starts listening, then starts delivery; the queue scan runs in the background. */
@@ -91,6 +104,7 @@ export class Relay {
     }
     relay.#watcher.start();
     relay.pickup.start();
+    relay.#status.start();
     log.info('relay started', { mailroot: config.mailroot, smartHost: relay.#transport.description });
     return relay;
   }
@@ -111,6 +125,7 @@ export class Relay {
     await this.#watcher.stop();
     await this.scheduler.stop(grace);
     await this.#transport.close();
+    await this.#status.stop();
     await this.spool.close();
     this.#log.info('relay stopped');
   }

@@ -12,6 +12,7 @@ import { MailrootLockedError } from '../spool/lock.js';
 import { checkConfigCommand } from './check-config-command.js';
 import { importIisCommand } from './import-iis-command.js';
 import { initCommand } from './init-command.js';
+import { queueCommand } from './queue-command.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure (cannot listen, mailroot in use), 2 bad configuration. */
 const EXIT_RUNTIME = 1;
@@ -141,6 +142,7 @@ await yargs(hideBin(process.argv))
   .command(importIisCommand)
   .command(checkConfigCommand)
   .command(initCommand)
+  .command(queueCommand)
   .strictOptions()
   .fail((message, err) => {
     if (err) throw err;
