@@ -13,6 +13,7 @@ import { checkConfigCommand } from './check-config-command.js';
 import { importIisCommand } from './import-iis-command.js';
 import { initCommand } from './init-command.js';
 import { queueCommand } from './queue-command.js';
+import { statusCommand } from './status-command.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure (cannot listen, mailroot in use), 2 bad configuration. */
 const EXIT_RUNTIME = 1;
@@ -143,6 +144,7 @@ await yargs(hideBin(process.argv))
   .command(checkConfigCommand)
   .command(initCommand)
   .command(queueCommand)
+  .command(statusCommand)
   .strictOptions()
   .fail((message, err) => {
     if (err) throw err;
