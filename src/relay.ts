@@ -1,5 +1,6 @@
 // Wires the parts together: spool <- smtp (receive) and pickup (files), spool -> delivery (watch, schedule,
 // attempt) -> transport.
+import path from 'node:path';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log/logger.js';
 import { MailEvents } from './log/mail-events.js';
@@ -12,6 +13,7 @@ import { QueueWatcher } from './delivery/queue-watcher.js';
 import { Scheduler } from './delivery/scheduler.js';
 import { SmartHostTransport } from './transport/smart-host.js';
 import { StatusReporter } from './ops/status-reporter.js';
+import { ProtocolLog } from './ops/protocol-log.js';
 
 /**
  * A smart host that answers 421, and local errors, are retried at the first retry interval, at most this long;
@@ -29,13 +31,19 @@ export class Relay {
   readonly #transport: SmartHostTransport;
   readonly #log: Logger;
   readonly #status: StatusReporter;
+  readonly #protocolLog: ProtocolLog | undefined;
 
   private constructor(config: Readonly<Config>, log: Logger, spool: Spool) {
     this.config = config;
     this.#log = log;
     this.spool = spool;
     const events = new MailEvents(log);
+    this.#protocolLog = config.protocolLog
+      ? new ProtocolLog({ dir: config.protocolLogDir ?? path.join(config.mailroot, '..', 'LogFiles'), computerName: config.hostname })
+      : undefined;
+    if (this.#protocolLog) this.#protocolLog.onError = (err) => log.error('cannot write the protocol log', { error: err.message });
     this.#transport = new SmartHostTransport({
+      protocolLog: this.#protocolLog,
       smartHost: config.smartHost,
       hostname: config.hostname,
       timeout: config.smartHostTimeout,
@@ -78,7 +86,7 @@ export class Relay {
       log,
       events,
     });
-    this.#inbound = new InboundServer({ config, spool, log, events });
+    this.#inbound = new InboundServer({ config, spool, log, events, protocolLog: this.#protocolLog });
     this.#status = new StatusReporter({
       root: spool.layout.root,
       tempDir: spool.layout.sortTemp,
@@ -126,6 +134,7 @@ export class Relay {
     await this.scheduler.stop(grace);
     await this.#transport.close();
     await this.#status.stop();
+    await this.#protocolLog?.close();
     await this.spool.close();
     this.#log.info('relay stopped');
   }

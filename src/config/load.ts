@@ -113,6 +113,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   const result = config as unknown as Config;
   result.mailroot = path.resolve(cwd, result.mailroot);
   if (result.logFile !== undefined) result.logFile = path.resolve(cwd, result.logFile);
+  result.protocolLogDir = path.resolve(cwd, result.protocolLogDir ?? path.join(result.mailroot, '..', 'LogFiles'));
   for (const key of ['tlsCert', 'tlsKey', 'tlsPfx'] as const) {
     if (result[key] !== undefined) result[key] = path.resolve(cwd, result[key]);
   }

@@ -54,6 +54,8 @@ export interface Config {
   pickupSettleTime: number;
   logLevel: LogLevel;
   logFile: string | undefined;
+  protocolLog: boolean;
+  protocolLogDir: string | undefined;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -468,6 +470,18 @@ export const CONFIG_KEYS = {
   logFile: {
     description: 'Also write the log to this file (JSON lines)',
     defaultText: '(none)',
+    default: () => undefined,
+    parse: nonEmptyString,
+  },
+  protocolLog: {
+    description: 'Write the SMTP protocol log in IIS\'s W3C extended format, one exYYMMDD.log a day (UTC), inbound commands and outbound OutboundConnectionCommand/Response lines',
+    defaultText: 'false',
+    default: () => false,
+    parse: boolean,
+  },
+  protocolLogDir: {
+    description: 'Folder of the protocol log files',
+    defaultText: '"LogFiles" beside the mailroot',
     default: () => undefined,
     parse: nonEmptyString,
   },

@@ -92,6 +92,7 @@ class Importer {
     this.#connectionControl();
     this.#authentication();
     this.#domains();
+    this.#protocolLog();
     this.#notSupported();
     this.#unknown();
     this.#checkTogether();
@@ -349,6 +350,21 @@ class Importer {
     }
   }
 
+  #protocolLog(): void {
+    const type = this.#get('LogType', 4000);
+    if (type === undefined) return;
+    const on = type.trim() === '1';
+    this.#set('protocolLog', on, 'LogType', type, 'mapped', on ? 'the W3C protocol log is written' : 'no protocol log');
+    if (!on) return;
+    const dir = this.#get('LogFileDirectory', 4001)?.trim();
+    if (dir) {
+      const full = path.win32.join(dir, `SMTPSVC${this.#id}`);
+      this.#set('protocolLogDir', full, 'LogFileDirectory', dir, 'mapped', `IIS wrote into ${full}; so does mailroot (exYYMMDD.log)`);
+    }
+    const period = this.#get('LogFilePeriod', 4003);
+    if (period !== undefined && period.trim() !== '1') this.#note('LogFilePeriod', period, 'changed', 'mailroot starts a new protocol log file every day (UTC)');
+  }
+
   #notSupported(): void {
     const simple: Array<[string, number | undefined, string]> = [
       ['MasqueradeDomain', 36912, 'masquerading the sender domain is not supported'],
@@ -358,8 +374,6 @@ class Importer {
       ['MaxSmtpErrors', 36887, 'clients are bounded by idleTimeout and the command limits instead'],
       ['SmtpDisableRelay', 36974, 'relaying is decided by allowRelay and authentication'],
       ['AlwaysUseSsl', undefined, 'TLS to the smart host follows what it offers (STARTTLS)'],
-      ['LogType', 4000, 'the IIS protocol log is not written by this version'],
-      ['LogFileDirectory', 4001, 'the IIS protocol log is not written by this version'],
     ];
     for (const [name, id, note] of simple) {
       const value = this.#get(name, id);

@@ -8,6 +8,8 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SMTPError } from 'nodemailer/lib/smtp-connection';
 import type { HostPort } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import type { ProtocolLog } from '../ops/protocol-log.js';
+import { outboundLogger } from '../ops/protocol-observer.js';
 import type { Envelope } from '../spool/eml-format.js';
 import { classifyError, classifySuccess, isHostError } from './classify.js';
 import type { DeliveryResult, Transport } from './transport.js';
@@ -25,6 +27,8 @@ export interface SmartHostOptions {
   maxMessagesPerConnection?: number;
   /** Close a connection left unused this long, before the smart host's own idle timeout does. */
   idleTimeout?: number;
+  /** The IIS-format protocol log, when it is on: every command and reply, through nodemailer's transaction log. */
+  protocolLog?: ProtocolLog | undefined;
 }
 
 interface PooledConnection {
@@ -35,7 +39,7 @@ interface PooledConnection {
 }
 
 export class SmartHostTransport implements Transport {
-  readonly #options: Required<SmartHostOptions>;
+  readonly #options: Required<Omit<SmartHostOptions, 'protocolLog'>> & Pick<SmartHostOptions, 'protocolLog'>;
   readonly #idle: PooledConnection[] = [];
   readonly #all = new Set<PooledConnection>();
   #closed = false;
@@ -130,6 +134,7 @@ export class SmartHostTransport implements Transport {
       // Opportunistic STARTTLS without certificate checks, as Postfix's default "may" level: encryption when
       // offered, and an internal smart host with a self-signed certificate still works.
       tls: { rejectUnauthorized: false },
+      ...(this.#options.protocolLog ? { transactionLog: true, logger: outboundLogger(this.#options.protocolLog, smartHost) as never } : {}),
     });
     const pooled: PooledConnection = { connection, messages: 0, broken: false, idleTimer: undefined };
     connection.on('error', (err: Error) => {

@@ -38,6 +38,8 @@ describe('mailroot import-iis', () => {
       maxHopCount: 15,
       delayNotify: '12h',
       ndrCopyTo: ['postmaster@example.com'],
+      protocolLog: true,
+      protocolLogDir: 'C:\\WINDOWS\\System32\\LogFiles\\SMTPSVC1',
     });
     // The report names each setting and what became of it.
     assert.match(run.stdout, /RelayIpList = 18000080.* -> allowRelay: "only the list below": 127\.0\.0\.1/);
