@@ -14,6 +14,7 @@ import { Scheduler } from './delivery/scheduler.js';
 import { SmartHostTransport } from './transport/smart-host.js';
 import { StatusReporter } from './ops/status-reporter.js';
 import { ProtocolLog } from './ops/protocol-log.js';
+import { Alerts } from './ops/alerts.js';
 
 /**
  * A smart host that answers 421, and local errors, are retried at the first retry interval, at most this long;
@@ -32,6 +33,8 @@ export class Relay {
   readonly #log: Logger;
   readonly #status: StatusReporter;
   readonly #protocolLog: ProtocolLog | undefined;
+  /** Operator alerts; the Windows service adds its Event Log writer with alerts.onAlert(). */
+  readonly alerts: Alerts;
 
   private constructor(config: Readonly<Config>, log: Logger, spool: Spool) {
     this.config = config;
@@ -98,6 +101,20 @@ export class Relay {
       log,
     });
     events.observe(this.#status);
+    this.alerts = new Alerts({
+      smartHostDown: config.alertSmartHostDown,
+      queueAge: config.alertQueueAge,
+      badmail: config.alertBadmail,
+      mailTo: config.alertMailTo,
+      mailVia: config.alertMailVia,
+      webhook: config.alertWebhook,
+      interval: config.alertInterval,
+      hostname: config.hostname,
+      smartHost: config.smartHost,
+      queueDir: spool.layout.queue,
+      log,
+    });
+    events.observe(this.alerts);
   }
 
   /** Opens the mailroot, starts listening, then starts delivery; the queue scan runs in the background. */
@@ -113,6 +130,7 @@ export class Relay {
     relay.#watcher.start();
     relay.pickup.start();
     relay.#status.start();
+    relay.alerts.start();
     log.info('relay started', { mailroot: config.mailroot, smartHost: relay.#transport.description });
     return relay;
   }
@@ -133,6 +151,7 @@ export class Relay {
     await this.#watcher.stop();
     await this.scheduler.stop(grace);
     await this.#transport.close();
+    await this.alerts.stop();
     await this.#status.stop();
     await this.#protocolLog?.close();
     await this.spool.close();

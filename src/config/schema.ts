@@ -56,6 +56,13 @@ export interface Config {
   logFile: string | undefined;
   protocolLog: boolean;
   protocolLogDir: string | undefined;
+  alertSmartHostDown: number;
+  alertQueueAge: number;
+  alertBadmail: boolean;
+  alertMailTo: string[];
+  alertMailVia: HostPort | undefined;
+  alertWebhook: string | undefined;
+  alertInterval: number;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -484,6 +491,53 @@ export const CONFIG_KEYS = {
     defaultText: '"LogFiles" beside the mailroot',
     default: () => undefined,
     parse: nonEmptyString,
+  },
+  alertSmartHostDown: {
+    description: 'Alert the operator (error log, Event Log, alertMailTo, alertWebhook) when the smart host has been unreachable this long; "0" never',
+    defaultText: '"15m"',
+    default: () => 900_000,
+    parse: durationOrZero,
+  },
+  alertQueueAge: {
+    description: 'Alert the operator when the oldest queued message has waited this long; "0" never',
+    defaultText: '"1h"',
+    default: () => 3_600_000,
+    parse: durationOrZero,
+  },
+  alertBadmail: {
+    description: 'Alert the operator when Badmail receives its first file of the day (UTC)',
+    defaultText: 'true',
+    default: () => true,
+    parse: boolean,
+  },
+  alertMailTo: {
+    description: 'Mail each alert to these addresses, sent directly (alertMailVia, then the smart host), never queued',
+    defaultText: '[]',
+    default: () => [] as string[],
+    parse: listOf(emailAddress, 0),
+    list: true,
+  },
+  alertMailVia: {
+    description: 'SMTP server "host:port" tried first for alert mail, so an alert about the smart host still gets out',
+    defaultText: '(the smart host only)',
+    default: () => undefined,
+    parse: (raw: unknown) => {
+      const parsed = parseHostPort(raw, 25);
+      return typeof parsed === 'string' ? bad(parsed) : ok(parsed);
+    },
+  },
+  alertWebhook: {
+    description: 'POST each alert as JSON ({kind, message, at, hostname}) to this http(s) URL',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: (raw: unknown) =>
+      typeof raw === 'string' && /^https?:\/\/\S+$/i.test(raw.trim()) ? ok(raw.trim()) : bad(`must be an http:// or https:// URL (got ${describe(raw)})`),
+  },
+  alertInterval: {
+    description: 'Most one alert of each kind per this long (Badmail: once a day)',
+    defaultText: '"1h"',
+    default: () => 3_600_000,
+    parse: positiveDuration,
   },
 } satisfies { [K in keyof Config]: KeySpec<Config[K]> };
 
