@@ -34,7 +34,7 @@ async function serve(argv: Record<string, unknown>): Promise<void> {
     if (err instanceof ConfigError) fail(EXIT_CONFIG, err.message);
     throw err;
   }
-  const log = createLogger({ level: config.logLevel, file: config.logFile });
+  const log = createLogger({ level: config.logLevel, file: config.logFile, retentionDays: Math.max(1, Math.ceil(config.logRetention / 86_400_000)) });
   let relay: Relay;
   try {
     relay = await Relay.start(config, log);

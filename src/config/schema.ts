@@ -56,6 +56,7 @@ export interface Config {
   logFile: string | undefined;
   protocolLog: boolean;
   protocolLogDir: string | undefined;
+  logRetention: number;
   alertSmartHostDown: number;
   alertQueueAge: number;
   alertBadmail: boolean;
@@ -475,7 +476,7 @@ export const CONFIG_KEYS = {
         : bad(`must be one of ${LOG_LEVELS.join(', ')} (got ${describe(raw)})`),
   },
   logFile: {
-    description: 'Also write the log to this file (JSON lines)',
+    description: 'Also write the log to files (JSON lines), one per UTC day: mailroot.log becomes mailroot-YYYY-MM-DD.log',
     defaultText: '(none)',
     default: () => undefined,
     parse: nonEmptyString,
@@ -491,6 +492,12 @@ export const CONFIG_KEYS = {
     defaultText: '"LogFiles" beside the mailroot',
     default: () => undefined,
     parse: nonEmptyString,
+  },
+  logRetention: {
+    description: 'Daily logFile files older than this are deleted (whole days)',
+    defaultText: '"14d"',
+    default: () => 14 * 86_400_000,
+    parse: positiveDuration,
   },
   alertSmartHostDown: {
     description: 'Alert the operator (error log, Event Log, alertMailTo, alertWebhook) when the smart host has been unreachable this long; "0" never',
