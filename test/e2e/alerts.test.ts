@@ -25,7 +25,7 @@ async function webhook(): Promise<{ url: string; alerts: Alert[]; close: () => P
 }
 
 describe('operator alerts', () => {
-  it('smart host unreachable: error log, listener, webhook and a mail sent around the outage (not queued)', async () => {
+  it('smart host unreachable: error log, listener, webhook and a mail sent around the outage (not queued)', { timeout: 180_000 }, async () => {
     const smartHost = await new Upstream().start();
     const adminRoute = await new Upstream().start();
     const hook = await webhook();
@@ -60,7 +60,7 @@ describe('operator alerts', () => {
     }
   });
 
-  it('Badmail: one alert for the first file of the day, not one per file; old queue: one alert per interval', async () => {
+  it('Badmail: one alert for the first file of the day, not one per file; old queue: one alert per interval', { timeout: 180_000 }, async () => {
     const upstream = await new Upstream().start();
     const hook = await webhook();
     upstream.rcptScript = (rcpt) => (rcpt.startsWith('nobody') ? [550, '5.1.1 No such user'] : undefined);

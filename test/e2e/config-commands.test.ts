@@ -7,7 +7,7 @@ import { FIXTURES, runCli } from '../helpers/cli.js';
 import { tempMailroot } from '../helpers/relay.js';
 
 describe('mailroot init and check-config', () => {
-  it('init creates the mailroot folders and a starter config that check-config accepts, and never overwrites it', async () => {
+  it('init creates the mailroot folders and a starter config that check-config accepts, and never overwrites it', { timeout: 180_000 }, async () => {
     const cwd = await tempMailroot();
     const init = await runCli(['init', '--mailroot', 'root', '--smart-host', '10.0.0.5:2525'], { cwd });
     assert.equal(init.code, 0, init.stderr);
@@ -31,7 +31,7 @@ describe('mailroot init and check-config', () => {
     assert.match(badHost.stderr, /--smart-host must put an IPv6 address in brackets/);
   });
 
-  it('check-config shows each origin (file, environment, default) and masks secrets', async () => {
+  it('check-config shows each origin (file, environment, default) and masks secrets', { timeout: 180_000 }, async () => {
     const cwd = await tempMailroot();
     const hash = await hashPassword('s3cret', { logN: 10, r: 8, p: 1 });
     await fs.writeFile(
@@ -51,7 +51,7 @@ describe('mailroot init and check-config', () => {
     assert.equal(byKey.get('expire')!.origin, 'default');
   });
 
-  it('check-config exits 2 and names the key and its origin for a bad value', async () => {
+  it('check-config exits 2 and names the key and its origin for a bad value', { timeout: 180_000 }, async () => {
     const cwd = await tempMailroot();
     await fs.writeFile(path.join(cwd, 'mailroot.json'), JSON.stringify({ smartHost: 'h:25', retry: ['15m', 'soon'] }));
     const check = await runCli(['check-config'], { cwd });
@@ -59,7 +59,7 @@ describe('mailroot init and check-config', () => {
     assert.match(check.stderr, /retry must be a duration .*"soon".*mailroot\.json/);
   });
 
-  it('a config written by import-iis passes check-config', async () => {
+  it('a config written by import-iis passes check-config', { timeout: 180_000 }, async () => {
     const cwd = await tempMailroot();
     const imported = await runCli(['import-iis', path.join(FIXTURES, 'iis', 'relay-list.xml')], { cwd });
     assert.equal(imported.code, 0, imported.stderr);

@@ -17,7 +17,7 @@ async function importFixture(name: string, extra: string[] = []) {
 }
 
 describe('mailroot import-iis', () => {
-  it('carries over a virtual server: smart host, retry, limits, folders, bindings, relay and connection lists', async () => {
+  it('carries over a virtual server: smart host, retry, limits, folders, bindings, relay and connection lists', { timeout: 180_000 }, async () => {
     const run = await importFixture('relay-list.xml');
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.deepEqual(run.written, {
@@ -53,7 +53,7 @@ describe('mailroot import-iis', () => {
     assert.deepEqual(config.retry, [900_000, 1_800_000, 3_600_000, 14_400_000]);
   });
 
-  it('resolves inheritance from /LM/SmtpSvc, <Custom> properties and upper-case paths; flags what needs a person', async () => {
+  it('resolves inheritance from /LM/SmtpSvc, <Custom> properties and upper-case paths; flags what needs a person', { timeout: 180_000 }, async () => {
     const run = await importFixture('inherited.xml');
     assert.equal(run.code, 1, 'exit 1: written, but needs review (Basic auth users)');
     const written = run.written!;
@@ -73,7 +73,7 @@ describe('mailroot import-iis', () => {
     loadConfig({ configFile: run.out, env: {} });
   });
 
-  it('refuses the malformed RelayIpList some Windows builds ship: nobody may relay, and it says so', async () => {
+  it('refuses the malformed RelayIpList some Windows builds ship: nobody may relay, and it says so', { timeout: 180_000 }, async () => {
     const run = await importFixture('server2022-malformed-relay.xml');
     assert.equal(run.code, 1);
     assert.deepEqual(run.written!.allowRelay, ['none']);
@@ -82,7 +82,7 @@ describe('mailroot import-iis', () => {
     assert.deepEqual(config.allowRelay, []);
   });
 
-  it('does not carry over an open relay (the empty RelayIpList workaround, "all except") without --accept-open-relay', async () => {
+  it('does not carry over an open relay (the empty RelayIpList workaround, "all except") without --accept-open-relay', { timeout: 180_000 }, async () => {
     for (const fixture of ['server2022-empty-relay.xml', 'all-except.xml']) {
       const run = await importFixture(fixture);
       assert.equal(run.code, 1, fixture);
@@ -99,7 +99,7 @@ describe('mailroot import-iis', () => {
     assert.match(except.stdout, /except 10\.9\.9\.9: mailroot cannot list exceptions/);
   });
 
-  it('never overwrites a config without --force; a file that is not a metabase gets exit 2 and a reason', async () => {
+  it('never overwrites a config without --force; a file that is not a metabase gets exit 2 and a reason', { timeout: 180_000 }, async () => {
     const first = await importFixture('relay-list.xml');
     const again = await runCli(['import-iis', path.join(IIS, 'relay-list.xml'), '--out', first.out], { cwd: first.dir });
     assert.equal(again.code, 2);
@@ -118,7 +118,7 @@ describe('mailroot import-iis', () => {
     assert.match(noServer.stderr, /cannot read/);
   });
 
-  it('prints the config and report as JSON with --json', async () => {
+  it('prints the config and report as JSON with --json', { timeout: 180_000 }, async () => {
     const run = await importFixture('relay-list.xml', ['--json']);
     const json = JSON.parse(run.stdout) as { server: string; config: Record<string, unknown>; report: Array<{ property: string; status: string; key?: string }> };
     assert.equal(json.server, '1');

@@ -22,7 +22,7 @@ function records(text: string): Array<Record<string, string>> {
 }
 
 describe('IIS W3C protocol log', () => {
-  it('writes inbound commands and outbound OutboundConnectionCommand/Response lines as IIS did, in exYYMMDD.log', async () => {
+  it('writes inbound commands and outbound OutboundConnectionCommand/Response lines as IIS did, in exYYMMDD.log', { timeout: 180_000 }, async () => {
     const upstream = await new Upstream().start();
     const mailroot = path.join(await tempMailroot(), 'mailroot');
     const relay = await startRelay({ mailroot, smartHost: upstream.address, settings: { protocolLog: true, maxRecipients: 1 } });

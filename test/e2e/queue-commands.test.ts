@@ -10,8 +10,9 @@ import { eventually, filesIn, relayPort, startRelay, tempMailroot } from '../hel
 import { Upstream } from '../helpers/upstream.js';
 
 // Retries and rescans ten minutes away: only the operator's command (through the Queue watcher) can bring a
-// message forward within the test's bounds.
-const SLOW = { retry: ['10m'], rescanInterval: '10m' };
+// message forward within the test's bounds. A smart host timeout long enough that a reply the test holds back
+// is not timed out (that would mark the host down, and the probe would send the message again).
+const SLOW = { retry: ['10m'], rescanInterval: '10m', smartHostTimeout: '60s' };
 
 interface ListedMessage {
   id: string;
@@ -54,7 +55,7 @@ async function withRelay(test: (relay: Relay, upstream: Upstream, mailroot: stri
 }
 
 describe('mailroot queue, with a running relay', () => {
-  it('lists deferred messages with attempts, next attempt and last reply; retry makes a running relay send at once', async () => {
+  it('lists deferred messages with attempts, next attempt and last reply; retry makes a running relay send at once', { timeout: 180_000 }, async () => {
     await withRelay(async (relay, upstream, mailroot) => {
       const [listed] = await deferredMessages(relay, upstream, 1);
       assert.equal(listed!.sender, 'ca@example.com');
@@ -73,7 +74,7 @@ describe('mailroot queue, with a running relay', () => {
     });
   });
 
-  it('flush makes every queued message due now', async () => {
+  it('flush makes every queued message due now', { timeout: 180_000 }, async () => {
     await withRelay(async (relay, upstream, mailroot) => {
       await deferredMessages(relay, upstream, 3);
       const flush = await runCli(['queue', 'flush', '--mailroot', mailroot, '--json']);
@@ -85,7 +86,7 @@ describe('mailroot queue, with a running relay', () => {
     });
   });
 
-  it('a held message stays in Hold, untried, across a restart; release sends it at once', async () => {
+  it('a held message stays in Hold, untried, across a restart; release sends it at once', { timeout: 180_000 }, async () => {
     const upstream = await new Upstream().start();
     const mailroot = await tempMailroot();
     let relay = await startRelay({ mailroot, smartHost: upstream.address, settings: SLOW });
@@ -121,7 +122,7 @@ describe('mailroot queue, with a running relay', () => {
     }
   });
 
-  it('delete removes the .eml and its .rtr; it waits for an attempt in progress instead of racing it', async () => {
+  it('delete removes the .eml and its .rtr; it waits for an attempt in progress instead of racing it', { timeout: 180_000 }, async () => {
     await withRelay(async (relay, upstream, mailroot) => {
       const [message] = await deferredMessages(relay, upstream, 1);
       const del = await runCli(['queue', 'delete', message!.id, '--mailroot', mailroot]);
@@ -132,7 +133,7 @@ describe('mailroot queue, with a running relay', () => {
       // A message whose delivery is under way: the upstream holds its reply to the final dot.
       const held = upstream.holdNextData();
       await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['in-flight@example.net'] });
-      await held.entered;
+      await Promise.race([held.entered, new Promise((_, reject) => setTimeout(() => reject(new Error('delivery never reached DATA')), 20_000).unref())]);
       const [inFlight] = await queueList(mailroot);
       await eventually(async () => (await readStatusFile(mailroot))?.inFlight.includes(`${inFlight!.id}.eml`) === true, 5_000, 'status file lists it');
       let waiting: () => void = () => undefined;
@@ -140,7 +141,12 @@ describe('mailroot queue, with a running relay', () => {
       const deleting = runCli(['queue', 'delete', inFlight!.id, '--mailroot', mailroot], {
         onStderr: (text) => /is being delivered right now; waiting/.test(text) && waiting(),
       });
-      await saidWaiting;
+      const first = await Promise.race([saidWaiting.then(() => 'waiting'), deleting.then(() => 'finished')]);
+      if (first !== 'waiting') {
+        held.release();
+        const early = await deleting;
+        assert.fail(`delete did not wait for the attempt in flight: ${early.stdout} ${early.stderr}`);
+      }
       held.release();
       const result = await deleting;
       assert.equal(result.code, 1, 'nothing deleted: it was delivered meanwhile');
@@ -151,7 +157,7 @@ describe('mailroot queue, with a running relay', () => {
 });
 
 describe('mailroot queue, relay stopped', () => {
-  it('show, filters, holds and releases through the files alone; unknown ids and bad filters get clear errors', async () => {
+  it('show, filters, holds and releases through the files alone; unknown ids and bad filters get clear errors', { timeout: 180_000 }, async () => {
     const mailroot = await tempMailroot();
     const init = await runCli(['init', '--mailroot', mailroot, '--smart-host', '127.0.0.1:2525', '--config', path.join(mailroot, 'mailroot.json')]);
     assert.equal(init.code, 0, init.stderr);

@@ -26,7 +26,7 @@ async function status(mailroot: string, ...extra: string[]): Promise<{ code: num
 }
 
 describe('mailroot status', () => {
-  it('reports a healthy relay (0), a smart host down (1), an old message (1 or 2), a stopped relay (2)', async () => {
+  it('reports a healthy relay (0), a smart host down (1), an old message (1 or 2), a stopped relay (2)', { timeout: 180_000 }, async () => {
     const upstream = await new Upstream().start();
     const mailroot = await tempMailroot();
     const relay = await startRelay({ mailroot, smartHost: upstream.address, settings: { retry: ['10m'] } });
@@ -65,7 +65,7 @@ describe('mailroot status', () => {
     }
   });
 
-  it('a killed relay is CRITICAL (its pid is gone), as is a mailroot where no relay ever ran', async () => {
+  it('a killed relay is CRITICAL (its pid is gone), as is a mailroot where no relay ever ran', { timeout: 180_000 }, async () => {
     const upstream = await new Upstream().start();
     const mailroot = await tempMailroot();
     const relay = new RelayProcess({ mailroot, port: await unusedPort(), smartHost: upstream.address });
