@@ -92,7 +92,6 @@ export class Relay {
     this.#inbound = new InboundServer({ config, spool, log, events, protocolLog: this.#protocolLog });
     this.#status = new StatusReporter({
       root: spool.layout.root,
-      tempDir: spool.layout.sortTemp,
       hostname: config.hostname,
       smartHost: this.#transport.description,
       listening: () => this.#inbound.bound.map((b) => (b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`)),

@@ -1,6 +1,6 @@
 // The relay's status file, <mailroot>/mailroot.status.json: what `mailroot status` and `mailroot queue` need to
-// know about a running relay without any network port. The relay rewrites it about once a second (temp file
-// in SortTemp, then rename); a relay that stops writes it one last time with `stopped`. A file whose pid is gone
+// know about a running relay without any network port. The relay rewrites it about once a second (a temp file
+// beside it, then rename; not in SortTemp, whose emptiness after a start is a contract); a relay that stops writes it one last time with `stopped`. A file whose pid is gone
 // or that has not been rewritten for STALE_AFTER is a relay that is down (killed, or hung).
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -40,8 +40,8 @@ export function statusFilePath(root: string): string {
   return path.join(root, STATUS_FILE);
 }
 
-export async function writeStatusFile(root: string, tempDir: string, status: RelayStatus): Promise<void> {
-  const temp = path.join(tempDir, `${STATUS_FILE}.${process.pid}.tmp`);
+export async function writeStatusFile(root: string, status: RelayStatus): Promise<void> {
+  const temp = path.join(root, `${STATUS_FILE}.tmp`);
   await fsp.writeFile(temp, JSON.stringify(status, null, 2) + '\n');
   await renameWithRetry(temp, statusFilePath(root));
 }

@@ -7,7 +7,6 @@ import { STATUS_INTERVAL, writeStatusFile, type RelayStatus, type SmartHostStatu
 
 export interface StatusSource {
   root: string;
-  tempDir: string;
   hostname: string;
   smartHost: string;
   listening: () => string[];
@@ -90,7 +89,7 @@ export class StatusReporter implements MailEventObserver {
 
   #write(stopped = false): Promise<void> {
     if (this.#writing) return this.#writing;
-    const writing = writeStatusFile(this.#source.root, this.#source.tempDir, this.snapshot(stopped))
+    const writing = writeStatusFile(this.#source.root, this.snapshot(stopped))
       .then(
         () => {
           this.#failedOnce = false;
