@@ -1,5 +1,6 @@
 // Wires the parts together: spool <- smtp (receive) and pickup (files), spool -> delivery (watch, schedule,
 // attempt) -> transport.
+import path from 'node:path';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log/logger.js';
 import { MailEvents } from './log/mail-events.js';
@@ -12,6 +13,9 @@ import { QueueWatcher } from './delivery/queue-watcher.js';
 import { Scheduler } from './delivery/scheduler.js';
 import { RoutingTransport } from './transport/routing.js';
 import type { HostState } from './transport/host-health.js';
+import { StatusReporter } from './ops/status-reporter.js';
+import { ProtocolLog } from './ops/protocol-log.js';
+import { Alerts } from './ops/alerts.js';
 
 /**
  * A smart host that answers 421, and local errors, are retried at the first retry interval, at most this long;
@@ -28,13 +32,22 @@ export class Relay {
   readonly #watcher: QueueWatcher;
   readonly #transport: RoutingTransport;
   readonly #log: Logger;
+  readonly #status: StatusReporter;
+  readonly #protocolLog: ProtocolLog | undefined;
+  /** Operator alerts; the Windows service adds its Event Log writer with alerts.onAlert(). */
+  readonly alerts: Alerts;
 
   private constructor(config: Readonly<Config>, log: Logger, spool: Spool) {
     this.config = config;
     this.#log = log;
     this.spool = spool;
     const events = new MailEvents(log);
+    this.#protocolLog = config.protocolLog
+      ? new ProtocolLog({ dir: config.protocolLogDir ?? path.join(config.mailroot, '..', 'LogFiles'), computerName: config.hostname })
+      : undefined;
+    if (this.#protocolLog) this.#protocolLog.onError = (err) => log.error('cannot write the protocol log', { error: err.message });
     this.#transport = new RoutingTransport({
+      protocolLog: this.#protocolLog,
       smartHosts: config.smartHost,
       routes: config.routes,
       hostname: config.hostname,
@@ -88,7 +101,31 @@ export class Relay {
       log,
       events,
     });
-    this.#inbound = new InboundServer({ config, spool, log, events });
+    this.#inbound = new InboundServer({ config, spool, log, events, protocolLog: this.#protocolLog });
+    this.#status = new StatusReporter({
+      root: spool.layout.root,
+      hostname: config.hostname,
+      smartHost: this.#transport.description,
+      listening: () => this.#inbound.bound.map((b) => (b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`)),
+      inFlight: () => this.scheduler.inFlightNames(),
+      queueKnown: () => this.scheduler.size,
+      log,
+    });
+    events.observe(this.#status);
+    this.alerts = new Alerts({
+      smartHostDown: config.alertSmartHostDown,
+      queueAge: config.alertQueueAge,
+      badmail: config.alertBadmail,
+      mailTo: config.alertMailTo,
+      mailVia: config.alertMailVia,
+      webhook: config.alertWebhook,
+      interval: config.alertInterval,
+      hostname: config.hostname,
+      smartHosts: config.smartHost.filter((spec) => !spec.mx),
+      queueDir: spool.layout.queue,
+      log,
+    });
+    events.observe(this.alerts);
   }
 
   /** Opens the mailroot, starts listening, then starts delivery; the queue scan runs in the background. */
@@ -103,6 +140,8 @@ export class Relay {
     }
     relay.#watcher.start();
     relay.pickup.start();
+    relay.#status.start();
+    relay.alerts.start();
     log.info('relay started', { mailroot: config.mailroot, smartHost: relay.#transport.description });
     return relay;
   }
@@ -128,6 +167,9 @@ export class Relay {
     await this.#watcher.stop();
     await this.scheduler.stop(grace);
     await this.#transport.close();
+    await this.alerts.stop();
+    await this.#status.stop();
+    await this.#protocolLog?.close();
     await this.spool.close();
     this.#log.info('relay stopped');
   }

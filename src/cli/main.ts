@@ -10,6 +10,11 @@ import { Relay } from '../relay.js';
 import { hashPassword } from '../smtp/auth.js';
 import { MailrootLockedError } from '../spool/lock.js';
 import { versionText } from './version.js';
+import { checkConfigCommand } from './check-config-command.js';
+import { importIisCommand } from './import-iis-command.js';
+import { initCommand } from './init-command.js';
+import { queueCommand } from './queue-command.js';
+import { statusCommand } from './status-command.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure (cannot listen, mailroot in use), 2 bad configuration. */
 const EXIT_RUNTIME = 1;
@@ -30,7 +35,7 @@ async function serve(argv: Record<string, unknown>): Promise<void> {
     if (err instanceof ConfigError) fail(EXIT_CONFIG, err.message);
     throw err;
   }
-  const log = createLogger({ level: config.logLevel, file: config.logFile });
+  const log = createLogger({ level: config.logLevel, file: config.logFile, retentionDays: Math.max(1, Math.ceil(config.logRetention / 86_400_000)) });
   let relay: Relay;
   try {
     relay = await Relay.start(config, log);
@@ -137,6 +142,11 @@ void yargs(hideBin(process.argv))
     (y) => y.option('user', { type: 'string', describe: 'Print a whole authUsers entry, "name:hash"' }),
     (argv) => hashPasswordCommand(argv),
   )
+  .command(importIisCommand)
+  .command(checkConfigCommand)
+  .command(initCommand)
+  .command(queueCommand)
+  .command(statusCommand)
   .strictOptions()
   .fail((message, err) => {
     if (err) throw err;

@@ -12,6 +12,8 @@ export interface ConfigSources {
   flags?: Partial<Record<ConfigKey, unknown>>;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Told where each key's value came from ("default", the file name, "environment X", "flag --x") and its raw value. */
+  onOrigin?: (key: ConfigKey, origin: string, raw: unknown) => void;
 }
 
 const DEFAULT_CONFIG_FILE = 'mailroot.json';
@@ -97,6 +99,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       origin = `${fileName}`;
     } else if (spec.default !== undefined) {
       config[key] = spec.default();
+      sources.onOrigin?.(key, 'default', undefined);
       continue;
     } else {
       throw new ConfigError(
@@ -106,10 +109,12 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     const parsed = spec.parse(raw);
     if ('error' in parsed) throw new ConfigError(`config: ${key}${/^[[.]/.test(parsed.error) ? '' : ' '}${parsed.error} [from ${origin}]`);
     config[key] = parsed.value;
+    sources.onOrigin?.(key, origin, raw);
   }
   const result = config as unknown as Config;
   result.mailroot = path.resolve(cwd, result.mailroot);
   if (result.logFile !== undefined) result.logFile = path.resolve(cwd, result.logFile);
+  result.protocolLogDir = path.resolve(cwd, result.protocolLogDir ?? path.join(result.mailroot, '..', 'LogFiles'));
   for (const key of ['tlsCert', 'tlsKey', 'tlsPfx'] as const) {
     if (result[key] !== undefined) result[key] = path.resolve(cwd, result[key]);
   }

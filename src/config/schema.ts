@@ -71,6 +71,16 @@ export interface Config {
   pickupMaxRecipients: number;
   logLevel: LogLevel;
   logFile: string | undefined;
+  protocolLog: boolean;
+  protocolLogDir: string | undefined;
+  logRetention: number;
+  alertSmartHostDown: number;
+  alertQueueAge: number;
+  alertBadmail: boolean;
+  alertMailTo: string[];
+  alertMailVia: HostPort | undefined;
+  alertWebhook: string | undefined;
+  alertInterval: number;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -598,10 +608,75 @@ export const CONFIG_KEYS = {
         : bad(`must be one of ${LOG_LEVELS.join(', ')} (got ${describe(raw)})`),
   },
   logFile: {
-    description: 'Also write the log to this file (JSON lines)',
+    description: 'Also write the log to files (JSON lines), one per UTC day: mailroot.log becomes mailroot-YYYY-MM-DD.log',
     defaultText: '(none)',
     default: () => undefined,
     parse: nonEmptyString,
+  },
+  protocolLog: {
+    description: 'Write the SMTP protocol log in IIS\'s W3C extended format, one exYYMMDD.log a day (UTC), inbound commands and outbound OutboundConnectionCommand/Response lines',
+    defaultText: 'false',
+    default: () => false,
+    parse: boolean,
+  },
+  protocolLogDir: {
+    description: 'Folder of the protocol log files',
+    defaultText: '"LogFiles" beside the mailroot',
+    default: () => undefined,
+    parse: nonEmptyString,
+  },
+  logRetention: {
+    description: 'Daily logFile files older than this are deleted (whole days)',
+    defaultText: '"14d"',
+    default: () => 14 * 86_400_000,
+    parse: positiveDuration,
+  },
+  alertSmartHostDown: {
+    description: 'Alert the operator (error log, Event Log, alertMailTo, alertWebhook) when the smart host has been unreachable this long; "0" never',
+    defaultText: '"15m"',
+    default: () => 900_000,
+    parse: durationOrZero,
+  },
+  alertQueueAge: {
+    description: 'Alert the operator when the oldest queued message has waited this long; "0" never',
+    defaultText: '"1h"',
+    default: () => 3_600_000,
+    parse: durationOrZero,
+  },
+  alertBadmail: {
+    description: 'Alert the operator when Badmail receives its first file of the day (UTC)',
+    defaultText: 'true',
+    default: () => true,
+    parse: boolean,
+  },
+  alertMailTo: {
+    description: 'Mail each alert to these addresses, sent directly (alertMailVia, then the smart host), never queued',
+    defaultText: '[]',
+    default: () => [] as string[],
+    parse: listOf(emailAddress, 0),
+    list: true,
+  },
+  alertMailVia: {
+    description: 'SMTP server "host:port" tried first for alert mail, so an alert about the smart host still gets out',
+    defaultText: '(the smart host only)',
+    default: () => undefined,
+    parse: (raw: unknown) => {
+      const parsed = parseHostPort(raw, 25);
+      return typeof parsed === 'string' ? bad(parsed) : ok(parsed);
+    },
+  },
+  alertWebhook: {
+    description: 'POST each alert as JSON ({kind, message, at, hostname}) to this http(s) URL',
+    defaultText: '(none)',
+    default: () => undefined,
+    parse: (raw: unknown) =>
+      typeof raw === 'string' && /^https?:\/\/\S+$/i.test(raw.trim()) ? ok(raw.trim()) : bad(`must be an http:// or https:// URL (got ${describe(raw)})`),
+  },
+  alertInterval: {
+    description: 'Most one alert of each kind per this long (Badmail: once a day)',
+    defaultText: '"1h"',
+    default: () => 3_600_000,
+    parse: positiveDuration,
   },
 } satisfies { [K in keyof Config]: KeySpec<Config[K]> };
 

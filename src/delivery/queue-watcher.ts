@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { prepareLayout } from '../spool/layout.js';
-import { isQueueMessageName, type Spool } from '../spool/spool.js';
+import { isQueueMessageName, QUEUE_SUFFIX, STATE_SUFFIX, type Spool } from '../spool/spool.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface QueueWatcherOptions {
@@ -25,6 +25,8 @@ export class QueueWatcher {
   #watcher: fs.FSWatcher | undefined;
   #rescanTimer: NodeJS.Timeout | undefined;
   #scanning: Promise<void> | undefined;
+  /** .rtr files being read after a watch event (see #stateChanged). */
+  readonly #checkingState = new Set<string>();
   #stopped = false;
 
   constructor(options: QueueWatcherOptions) {
@@ -46,6 +48,7 @@ export class QueueWatcher {
       const queueDir = this.#options.spool.layout.queue;
       this.#watcher = fs.watch(queueDir, { persistent: false }, (_event, file) => {
         const name = file?.toString();
+        if (name?.endsWith(STATE_SUFFIX)) return this.#stateChanged(name);
         if (!name || !isQueueMessageName(name)) return;
         if (this.#options.spool.takeRemoved(name)) return; // a delivered file's removal (checked first: see takeRemoved)
         if (this.#options.scheduler.isKnown(name)) return;
@@ -66,6 +69,27 @@ export class QueueWatcher {
       this.#watcher = undefined;
       void this.rescan();
     });
+  }
+
+  /**
+   * An .rtr changed. When an operator made a waiting message due (`mailroot queue retry`, `flush`, `release`),
+   * the scheduler is told at once. The relay's own writes land here too: those say a later time and are ignored,
+   * at the cost of reading a small file once for each.
+   */
+  #stateChanged(stateName: string): void {
+    const name = stateName.slice(0, -STATE_SUFFIX.length) + QUEUE_SUFFIX;
+    const { spool, scheduler } = this.#options;
+    if (!scheduler.isWaiting(name) || this.#checkingState.has(name)) return;
+    this.#checkingState.add(name);
+    spool
+      .readRetryState(name)
+      .then(
+        (state) => {
+          if (state?.nextAttempt && state.nextAttempt.getTime() <= Date.now()) scheduler.dueNow(name);
+        },
+        () => undefined, // unreadable now: the attempt at its time reads it again
+      )
+      .finally(() => this.#checkingState.delete(name));
   }
 
   /** Lists Queue and tells the scheduler about every message file; removes .rtr files left without a message. */

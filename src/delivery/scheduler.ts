@@ -118,6 +118,30 @@ export class Scheduler {
     return this.#items.has(name);
   }
 
+  /** True when the message waits for a timer: an operator's "retry now" (see QueueWatcher) may cut that short. */
+  isWaiting(name: string): boolean {
+    return this.#items.get(name)?.status === 'waiting';
+  }
+
+  /**
+   * An operator made a waiting message due now (its .rtr says so): it goes to the back of the ready line and its
+   * attempt reads the .rtr as usual. While the host is down it is the next probe.
+   */
+  dueNow(name: string): void {
+    const item = this.#items.get(name);
+    if (!item || item.status !== 'waiting' || this.#stopped) return;
+    item.status = 'ready';
+    this.#pushReady(name);
+    this.#pump();
+  }
+
+  /** Messages being attempted (or having a deferral recorded) right now; for the status file. */
+  inFlightNames(): string[] {
+    const names: string[] = [];
+    for (const [name, item] of this.#items) if (item.status === 'in-flight') names.push(name);
+    return names;
+  }
+
   #pushReady(name: string): void {
     this.#ready.push(name);
   }

@@ -1,5 +1,7 @@
 // The process-wide winston logger: readable lines on stderr, JSON lines in the optional log file.
+import path from 'node:path';
 import winston from 'winston';
+import DailyRotateFile from 'winston-daily-rotate-file';
 import type { LogLevel } from '../config/schema.js';
 
 export type Logger = winston.Logger;
@@ -7,6 +9,8 @@ export type Logger = winston.Logger;
 export interface LoggerOptions {
   level: LogLevel;
   file?: string | undefined;
+  /** Days of daily log files kept (logRetention); 14 when not given. */
+  retentionDays?: number;
   /** Tests pass false to keep their output readable. */
   console?: boolean;
 }
@@ -31,9 +35,15 @@ export function createLogger(options: LoggerOptions): Logger {
     );
   }
   if (options.file) {
+    // A new file each UTC day, mailroot.log -> mailroot-2026-12-01.log; older than retentionDays: deleted.
+    const { dir, name, ext } = path.parse(options.file);
     transports.push(
-      new winston.transports.File({
-        filename: options.file,
+      new DailyRotateFile({
+        filename: path.join(dir, `${name}-%DATE%${ext}`),
+        datePattern: 'YYYY-MM-DD',
+        utc: true,
+        maxFiles: `${options.retentionDays ?? 14}d`,
+        auditFile: path.join(dir, `.${name}-audit.json`),
         format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
       }),
     );

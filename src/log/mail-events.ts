@@ -23,28 +23,58 @@ export interface AttemptEvent {
   attempts?: number;
 }
 
+export interface BadmailEvent {
+  id: string;
+  reason: string;
+  recipients: string[];
+  file?: string;
+}
+
+export interface HostStateEvent {
+  host: string;
+  up: boolean;
+  reply?: string;
+}
+
+/** Told of every mail event after it is logged (the status file, alerts); must not throw or block. */
+export interface MailEventObserver {
+  received?(e: ReceivedEvent): void;
+  attempt?(e: AttemptEvent): void;
+  badmail?(e: BadmailEvent): void;
+  hostState?(e: HostStateEvent): void;
+}
+
 export class MailEvents {
   readonly #log: Logger;
+  readonly #observers: MailEventObserver[] = [];
 
   constructor(log: Logger) {
     this.#log = log;
   }
 
+  observe(observer: MailEventObserver): void {
+    this.#observers.push(observer);
+  }
+
   received(e: ReceivedEvent): void {
     this.#log.info('accepted', { ...e });
+    for (const o of this.#observers) o.received?.(e);
   }
 
   /** `quiet`: a repeat of what the smart host's state already says (a probe failed again): debug, not warn. */
   attempt(e: AttemptEvent, options: { quiet?: boolean } = {}): void {
     const level = e.result === 'delivered' ? 'info' : options.quiet ? 'debug' : 'warn';
     this.#log.log(level, 'attempt', { ...e, nextAttemptAt: e.nextAttemptAt?.toISOString() });
+    for (const o of this.#observers) o.attempt?.(e);
   }
 
-  badmail(e: { id: string; reason: string; recipients: string[]; file?: string }): void {
+  badmail(e: BadmailEvent): void {
     this.#log.warn('badmail', { ...e });
+    for (const o of this.#observers) o.badmail?.(e);
   }
 
-  hostState(e: { host: string; up: boolean; reply?: string }): void {
+  hostState(e: HostStateEvent): void {
     this.#log.log(e.up ? 'info' : 'warn', e.up ? 'smart host is up' : 'smart host is down', { ...e });
+    for (const o of this.#observers) o.hostState?.(e);
   }
 }

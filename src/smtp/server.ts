@@ -12,6 +12,8 @@ import { isWideCidr, formatCidr } from '../config/cidr.js';
 import { isLoopbackIp, type Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { MailEvents } from '../log/mail-events.js';
+import type { ProtocolLog } from '../ops/protocol-log.js';
+import { observeInbound } from '../ops/protocol-observer.js';
 import type { Spool } from '../spool/spool.js';
 import { Access, AddressList } from './access.js';
 import { UserDirectory } from './auth.js';
@@ -30,6 +32,8 @@ export interface InboundOptions {
   events: MailEvents;
   /** Free bytes on the mailroot's disk; statfs unless a test replaces it. */
   freeSpace?: FreeSpaceProbe;
+  /** The IIS-format protocol log, when it is on: fed by an observer around the callbacks below. */
+  protocolLog?: ProtocolLog | undefined;
 }
 
 export interface BoundAddress {
@@ -150,7 +154,7 @@ export class InboundServer {
       }),
       onClose: (session) => this.#connections.close(session.id),
     };
-    server = new SMTPServer(options);
+    server = new SMTPServer(this.#options.protocolLog ? observeInbound(options, this.#options.protocolLog) : options);
     // Without this listener a client's connection reset would crash the process.
     server.on('error', (err: Error) => log.warn('smtp connection error', { error: err.message }));
     return server;

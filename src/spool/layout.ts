@@ -53,3 +53,18 @@ async function makePrivate(dir: string): Promise<void> {
   const { mode } = await fs.stat(dir);
   if ((mode & 0o077) !== 0) await fs.chmod(dir, FOLDER_MODE);
 }
+
+/**
+ * Messages an operator has held (`mailroot queue hold`): <id>.eml with its <id>.rtr, moved out of Queue so that
+ * nothing tries them, whatever restarts happen; moving them back into Queue releases them. Not an IIS folder,
+ * so it is created when first needed (and by `mailroot init`), with the same case-insensitive lookup.
+ */
+export const HOLD_FOLDER = 'Hold';
+
+export async function holdFolder(root: string, options: { create?: boolean } = {}): Promise<string> {
+  const entries = await fs.readdir(root, { withFileTypes: true });
+  const existing = entries.find((e) => e.isDirectory() && e.name.toLowerCase() === HOLD_FOLDER.toLowerCase());
+  const dir = path.join(root, existing ? existing.name : HOLD_FOLDER);
+  if (!existing && options.create) await fs.mkdir(dir, { recursive: true });
+  return dir;
+}

@@ -68,3 +68,21 @@ export function parseRetryState(text: string): RetryState | undefined {
     lastReply: fields.get('last-reply') ?? '',
   };
 }
+
+/**
+ * The state an operator's "retry now" (or a release from Hold) writes: due at `now`, everything else kept. A
+ * message that has no .rtr yet gets one dated from when it was queued, with no attempts counted.
+ */
+export function dueNowState(previous: RetryState | undefined, queuedAt: Date, now: Date): RetryState {
+  if (previous) return { ...previous, nextAttempt: now };
+  return {
+    firstQueued: queuedAt,
+    firstAttempt: undefined,
+    attempts: 0,
+    lastAttempt: undefined,
+    nextAttempt: now,
+    hostDeferred: false,
+    delayNotified: false,
+    lastReply: '',
+  };
+}

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import type { HostAuth, Route, SmartHostSpec } from '../config/smart-hosts.js';
 import { hostLabel } from '../config/smart-hosts.js';
 import type { Logger } from '../log/logger.js';
+import type { ProtocolLog } from '../ops/protocol-log.js';
 import type { Envelope } from '../spool/eml-format.js';
 import { authenticator } from './host-auth.js';
 import { HostHealth, type HostState } from './host-health.js';
@@ -36,6 +37,8 @@ export interface RoutingOptions {
   /** Envelope senders leave with this domain (IIS masquerade domain). */
   masqueradeDomain?: string | undefined;
   log: Logger;
+  /** The IIS-format protocol log, when it is on (see SmartHostOptions). */
+  protocolLog?: ProtocolLog | undefined;
   /** Epoch ms; tests inject a clock. */
   now?: () => number;
 }
@@ -52,19 +55,19 @@ export class RoutingTransport implements Transport {
   readonly #outboundPort: number;
   /** Senders for mail exchangers, made when first needed; the oldest is closed past MAX_MX_SENDERS. */
   readonly #mxSenders = new Map<string, { spec: SmartHostSpec; sender: SmartHostTransport }>();
-  readonly #sendOptions: { hostname: string; timeout: number; log: Logger; maxMessagesPerConnection: number };
+  readonly #sendOptions: { hostname: string; timeout: number; log: Logger; maxMessagesPerConnection: number; protocolLog: ProtocolLog | undefined };
   readonly #domainSlots: DomainSlots;
   readonly #masquerade: string | undefined;
 
   constructor(options: RoutingOptions) {
-    const { smartHosts, routes, hostname, timeout, log, now } = options;
+    const { smartHosts, routes, hostname, timeout, log, now, protocolLog } = options;
     this.#defaultHosts = smartHosts;
     this.#table = new RouteTable(smartHosts, routes);
     this.#health = new HostHealth({ downTime: options.downTime, log, ...(now ? { now } : {}) });
     this.#mx = new MxResolver({ servers: options.dnsServers ?? [], timeout: Math.min(timeout, 10_000) });
     this.#outboundPort = options.outboundPort ?? 25;
     const maxMessagesPerConnection = options.maxMessagesPerConnection ?? 100;
-    this.#sendOptions = { hostname, timeout, log, maxMessagesPerConnection };
+    this.#sendOptions = { hostname, timeout, log, maxMessagesPerConnection, protocolLog };
     this.#domainSlots = new DomainSlots(options.maxConnectionsPerDomain ?? 100);
     this.#masquerade = options.masqueradeDomain;
     for (const spec of [...smartHosts, ...routes.flatMap((route) => route.hosts)]) {
@@ -72,7 +75,7 @@ export class RoutingTransport implements Transport {
       const authenticate = spec.auth ? authenticator(spec.auth, (auth) => this.#tokenProvider(auth, now)) : undefined;
       this.#senders.set(
         spec,
-        new SmartHostTransport({ smartHost: spec, authenticate, hostname, timeout, log, maxMessagesPerConnection: spec.maxMessagesPerConnection ?? maxMessagesPerConnection }),
+        new SmartHostTransport({ smartHost: spec, authenticate, hostname, timeout, log, protocolLog, maxMessagesPerConnection: spec.maxMessagesPerConnection ?? maxMessagesPerConnection }),
       );
     }
   }

@@ -14,6 +14,8 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SMTPError } from 'nodemailer/lib/smtp-connection';
 import type { SmartHostSpec } from '../config/smart-hosts.js';
 import type { Logger } from '../log/logger.js';
+import type { ProtocolLog } from '../ops/protocol-log.js';
+import { outboundLogger } from '../ops/protocol-observer.js';
 import type { Envelope } from '../spool/eml-format.js';
 import { hasEightBitData } from './eight-bit.js';
 import { classifyError, classifySuccess, isHostError } from './classify.js';
@@ -37,6 +39,8 @@ export interface SmartHostOptions {
   maxMessagesPerConnection?: number;
   /** Close a connection left unused this long, before the smart host's own idle timeout does. */
   idleTimeout?: number;
+  /** The IIS-format protocol log, when it is on: every command and reply, through nodemailer's transaction log. */
+  protocolLog?: ProtocolLog | undefined;
 }
 
 interface PooledConnection {
@@ -47,7 +51,7 @@ interface PooledConnection {
 }
 
 export class SmartHostTransport implements Transport {
-  readonly #options: Required<Omit<SmartHostOptions, 'authenticate'>> & Pick<SmartHostOptions, 'authenticate'>;
+  readonly #options: Required<Omit<SmartHostOptions, 'authenticate' | 'protocolLog'>> & Pick<SmartHostOptions, 'authenticate' | 'protocolLog'>;
   readonly #idle: PooledConnection[] = [];
   readonly #all = new Set<PooledConnection>();
   #closed = false;
@@ -158,8 +162,11 @@ export class SmartHostTransport implements Transport {
   }
 
   #connect(): Promise<PooledConnection> {
-    const { smartHost, hostname, timeout, log, authenticate } = this.#options;
-    const connection = new SMTPConnection(connectionOptions(smartHost, { hostname, timeout }));
+    const { smartHost, hostname, timeout, log, authenticate, protocolLog } = this.#options;
+    const connection = new SMTPConnection({
+      ...connectionOptions(smartHost, { hostname, timeout }),
+      ...(protocolLog ? { transactionLog: true, logger: outboundLogger(protocolLog, smartHost) as never } : {}),
+    });
     const pooled: PooledConnection = { connection, messages: 0, broken: false, idleTimer: undefined };
     connection.on('error', (err: Error) => {
       pooled.broken = true;

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import type { Alert } from '../../src/ops/alerts.js';
+import { sendMail } from '../helpers/client.js';
+import { eventually, filesIn, relayPort, startRelay } from '../helpers/relay.js';
+import { Upstream } from '../helpers/upstream.js';
+
+/** A webhook receiver on loopback. */
+async function webhook(): Promise<{ url: string; alerts: Alert[]; close: () => Promise<void> }> {
+  const alerts: Alert[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      alerts.push(JSON.parse(body) as Alert);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${address.port}/hook`, alerts, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe('operator alerts', () => {
+  it('smart host unreachable: error log, listener, webhook and a mail sent around the outage (not queued)', { timeout: 180_000 }, async () => {
+    const smartHost = await new Upstream().start();
+    const adminRoute = await new Upstream().start();
+    const hook = await webhook();
+    await smartHost.stop();
+    const relay = await startRelay({
+      smartHost: smartHost.address,
+      settings: {
+        alertSmartHostDown: '1s',
+        alertMailTo: ['admin@example.org'],
+        alertMailVia: adminRoute.address,
+        alertWebhook: hook.url,
+        retry: ['10m'],
+      },
+    });
+    const heard: Alert[] = [];
+    relay.alerts.onAlert((alert) => heard.push(alert));
+    try {
+      await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['user@example.net'] });
+      const [mail] = await adminRoute.waitFor(1, 15_000);
+      assert.deepEqual(mail!.to, ['admin@example.org']);
+      assert.match(mail!.data.toString().replace(/\r\n[ \t]+/g, ' '), /Subject: \[mailroot relay\.test\] smart-host-unreachable: the smart host 127\.0\.0\.1:\d+ has been unreachable/);
+      await eventually(() => hook.alerts.length === 1, 10_000, 'the webhook call');
+      assert.equal(hook.alerts[0]!.kind, 'smart-host-unreachable');
+      assert.equal(hook.alerts[0]!.hostname, 'relay.test');
+      assert.deepEqual(heard.map((a) => a.kind), ['smart-host-unreachable']);
+      // Only the user's message is queued: the alert went around the queue.
+      assert.equal((await filesIn(relay.spool.layout.queue, '.eml')).length, 1);
+    } finally {
+      await relay.stop();
+      await adminRoute.stop();
+      await hook.close();
+    }
+  });
+
+  it('Badmail: one alert for the first file of the day, not one per file; old queue: one alert per interval', { timeout: 180_000 }, async () => {
+    const upstream = await new Upstream().start();
+    const hook = await webhook();
+    upstream.rcptScript = (rcpt) => (rcpt.startsWith('nobody') ? [550, '5.1.1 No such user'] : undefined);
+    upstream.dataScript = () => [451, '4.3.0 Try later'];
+    const relay = await startRelay({
+      smartHost: upstream.address,
+      settings: { alertWebhook: hook.url, alertQueueAge: '2s', alertInterval: '1h', retry: ['10m'] },
+    });
+    try {
+      for (const to of ['nobody1@example.net', 'nobody2@example.net']) {
+        await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: [to] });
+      }
+      await eventually(async () => (await filesIn(relay.spool.layout.badmail, '.bad')).length === 2, 15_000, 'two files in Badmail');
+      // A message that waits (451) with an old arrival time in its id.
+      const old = '20200101T000000000Z-0001-0123456789';
+      await fs.writeFile(path.join(relay.spool.layout.queue, `${old}.eml`), 'X-Sender: <a@example.com>\r\nX-Receiver: <b@example.net>\r\n\r\nold\r\n');
+      await eventually(() => hook.alerts.some((a) => a.kind === 'queue-age'), 15_000, 'the queue-age alert');
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // several more checks: still one alert (interval 1h)
+      assert.deepEqual(hook.alerts.map((a) => a.kind).sort(), ['badmail', 'queue-age']);
+      assert.match(hook.alerts.find((a) => a.kind === 'queue-age')!.message, /since 2020-01-01T00:00:00\.000Z/);
+    } finally {
+      await relay.stop();
+      await upstream.stop();
+      await hook.close();
+    }
+  });
+});

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { VERSION } from '../../src/version.js';
+import { runCli } from '../helpers/cli.js';
+import { sendMail } from '../helpers/client.js';
+import { RelayProcess } from '../helpers/relay-process.js';
+import { eventually, relayPort, startRelay, tempMailroot } from '../helpers/relay.js';
+import { unusedPort, Upstream } from '../helpers/upstream.js';
+
+interface StatusJson {
+  status: string;
+  code: number;
+  problems: Array<{ level: string; text: string }>;
+  folders: Record<string, number>;
+  oldestQueuedSeconds: number | null;
+  relay: { running: boolean; version?: string; pid?: number; uptimeSeconds?: number | null; smartHosts?: Array<{ state: string; lastError?: { reply: string } }>; counts?: Record<string, number> };
+}
+
+async function status(mailroot: string, ...extra: string[]): Promise<{ code: number | null; json: StatusJson; text: string }> {
+  const json = await runCli(['status', '--mailroot', mailroot, '--json', ...extra]);
+  const text = await runCli(['status', '--mailroot', mailroot, ...extra]);
+  assert.equal(json.code, text.code, 'the same exit code with and without --json');
+  return { code: json.code, json: JSON.parse(json.stdout) as StatusJson, text: text.stdout };
+}
+
+describe('mailroot status', () => {
+  it('reports a healthy relay (0), a smart host down (1), an old message (1 or 2), a stopped relay (2)', { timeout: 180_000 }, async () => {
+    const upstream = await new Upstream().start();
+    const mailroot = await tempMailroot();
+    const relay = await startRelay({ mailroot, smartHost: upstream.address, settings: { retry: ['10m'] } });
+    try {
+      await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['ok@example.net'] });
+      await upstream.waitFor(1);
+      await eventually(async () => (await status(mailroot)).json.relay.counts?.delivered === 1, 10_000, 'the status file to count the delivery');
+      const healthy = await status(mailroot);
+      assert.equal(healthy.code, 0, healthy.text);
+      assert.equal(healthy.json.relay.version, VERSION);
+      assert.equal(healthy.json.relay.pid, process.pid);
+      assert.equal(healthy.json.relay.counts!.accepted, 1);
+      assert.equal(healthy.json.relay.smartHosts![0]!.state, 'up');
+      assert.match(healthy.text, /^MAILROOT OK - relay up .*smart host up, queue 0.* \| queue=0 /);
+
+      await upstream.stop();
+      await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['stuck@example.net'] });
+      await eventually(async () => (await status(mailroot)).code === 1, 10_000, 'WARNING once the smart host is down');
+      const down = await status(mailroot);
+      assert.equal(down.json.status, 'WARNING');
+      assert.match(down.json.problems[0]!.text, /smart host 127\.0\.0\.1:\d+ down since .*ECONNREFUSED/);
+      assert.equal(down.json.folders.queue, 1);
+
+      // An old message (by its id's time) makes it WARNING or CRITICAL by the thresholds given.
+      const old = '20200101T000000000Z-0001-0123456789';
+      await fs.writeFile(path.join(relay.spool.layout.queue, `${old}.eml`), 'X-Sender: <a@b.example>\r\nX-Receiver: <c@d.example>\r\n\r\nx\r\n');
+      await relay.stop();
+      const crit = await status(mailroot);
+      assert.equal(crit.code, 2);
+      assert.ok(crit.json.problems.some((p) => p.level === 'CRITICAL' && /the relay stopped at/.test(p.text)));
+      assert.ok(crit.json.problems.some((p) => p.level === 'CRITICAL' && /oldest queued message is \d+d old/.test(p.text)));
+      assert.ok((crit.json.oldestQueuedSeconds ?? 0) > 86_400 * 300);
+    } finally {
+      await relay.stop();
+      await upstream.stop();
+    }
+  });
+
+  it('a killed relay is CRITICAL (its pid is gone), as is a mailroot where no relay ever ran', { timeout: 180_000 }, async () => {
+    const upstream = await new Upstream().start();
+    const mailroot = await tempMailroot();
+    const relay = new RelayProcess({ mailroot, port: await unusedPort(), smartHost: upstream.address });
+    try {
+      await relay.start();
+      await eventually(async () => (await status(mailroot)).code === 0, 15_000, 'the relay process to write its status');
+      await relay.kill9();
+      const killed = await status(mailroot);
+      assert.equal(killed.code, 2);
+      assert.match(killed.json.problems[0]!.text, /the relay \(pid \d+\) is gone/);
+      assert.match(killed.text, /^MAILROOT CRITICAL - relay DOWN/);
+    } finally {
+      await relay.kill9();
+      await upstream.stop();
+    }
+    const never = await status(await tempMailroot());
+    assert.equal(never.code, 2);
+    assert.match(never.json.problems[0]!.text, /no status file/);
+  });
+});
