@@ -16,6 +16,7 @@ import type { Spool } from '../spool/spool.js';
 import { Access, AddressList } from './access.js';
 import { UserDirectory } from './auth.js';
 import { ConnectionTracker, DiskGate, SessionBytes, closeSession, type FreeSpaceProbe } from './limits.js';
+import { setGreetingDelay } from './greeting.js';
 import { createDataHandler } from './receive.js';
 import { smtpError } from './smtp-error.js';
 import { loadTlsOptions, type ServerTlsOptions } from './tls.js';
@@ -140,6 +141,7 @@ export class InboundServer {
       onClose: (session) => this.#connections.close(session.id),
     };
     server = new SMTPServer(options);
+    setGreetingDelay(server, config.greetingDelay);
     // Without this listener a client's connection reset would crash the process.
     server.on('error', (err: Error) => log.warn('smtp connection error', { error: err.message }));
     return server;
