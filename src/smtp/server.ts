@@ -136,7 +136,6 @@ export class InboundServer {
         maxHeaderSize: config.maxHeaderSize,
         dataTimeout: config.dataTimeout,
         closeSession: (session, code, text) => (server ? closeSession(server, session, code, text) : false),
-        connectionCount: () => this.#connections.total,
       }),
       onClose: (session) => this.#connections.close(session.id),
     };
