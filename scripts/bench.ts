@@ -290,7 +290,9 @@ async function stopEarly(code: number): Promise<never> {
 
 // Every run is bounded: a stuck scenario ends the bench instead of holding the machine.
 const scaleArg = process.argv.indexOf('--scale');
-const WATCHDOG_MS = 20 * 60_000 * Math.max(1, Number(scaleArg > 0 ? process.argv[scaleArg + 1] : 1) || 1);
+// With --peer every scenario of 1-4 runs twice, and Postfix accepts more slowly than mailroot.
+const peerFactor = process.argv.includes('--peer') ? 3 : 1;
+const WATCHDOG_MS = 20 * 60_000 * peerFactor * Math.max(1, Number(scaleArg > 0 ? process.argv[scaleArg + 1] : 1) || 1);
 const watchdog = setTimeout(() => {
   process.stderr.write('bench: time limit reached, stopping\n');
   void stopEarly(3);
