@@ -1,6 +1,6 @@
 // Peak memory of a process tree (a process and all its descendants), as PSS: each shared page counted once
 // across the tree, so Postfix's many small processes (master, smtpd, cleanup, qmgr, smtp, ...) and one node
-// process compare fairly. Linux only (/proc/<pid>/smaps_rollup); undefined elsewhere.
+// process compare fairly; and the CPU time the tree has used. Linux only (/proc); undefined elsewhere.
 import fs from 'node:fs';
 
 function childrenByParent(): Map<number, number[]> {
@@ -37,6 +37,30 @@ export function treePssKb(root: number): number | undefined {
     stack.push(...(children.get(pid) ?? []));
   }
   return total;
+}
+
+/**
+ * User + system CPU seconds of `root` and its live descendants, plus what `root` has collected from children
+ * that ended (cutime, cstime: Postfix's master reaps its smtpd and cleanup processes).
+ */
+export function treeCpuSeconds(root: number): number | undefined {
+  if (!fs.existsSync(`/proc/${root}/stat`)) return undefined;
+  const children = childrenByParent();
+  let ticks = 0;
+  const stack = [root];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+      if (pid === root) ticks += Number(fields[13]) + Number(fields[14]); // cutime, cstime
+    } catch {
+      // gone meanwhile
+    }
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return ticks / 100; // USER_HZ
 }
 
 /** Samples a tree's PSS every `intervalMs` and keeps the peak. */

@@ -1,7 +1,7 @@
 // The server a scenario measures: mailroot (a fresh relay process per run) or the peer (the one Postfix of the
 // bench run, pointed at this run's upstream). Both are watched for their process tree's peak PSS.
 import { spawnRelay } from './common.js';
-import { PeakPss } from './memory.js';
+import { PeakPss, treeCpuSeconds } from './memory.js';
 import type { RelayProcess } from './relay-process.js';
 import type { BenchContext } from './types.js';
 
@@ -14,6 +14,8 @@ export interface MtaRun {
   relay?: RelayProcess;
   /** The upstream came back: mailroot's probe finds out by itself; Postfix is told to flush its queue. */
   upstreamBack(): Promise<void>;
+  /** CPU seconds the MTA's process tree has used so far. */
+  cpuSeconds(): number | undefined;
   /** Stops (mailroot) or empties (Postfix) and returns the process tree's peak PSS in kB. */
   stop(graceMs?: number): Promise<number | undefined>;
 }
@@ -34,6 +36,7 @@ export async function startMta(ctx: BenchContext, name: MtaName, mailroot: strin
       port: relay.port,
       relay,
       upstreamBack: async () => undefined,
+      cpuSeconds: () => treeCpuSeconds(relay.pid),
       stop: async (graceMs) => {
         peak ??= pss.stop();
         await relay.stop(graceMs);
@@ -51,6 +54,7 @@ export async function startMta(ctx: BenchContext, name: MtaName, mailroot: strin
     name,
     port: peer.port,
     upstreamBack: () => peer.flush(),
+    cpuSeconds: () => (master === undefined ? undefined : treeCpuSeconds(master)),
     stop: async () => {
       peak ??= pss.stop();
       await peer.clear();

@@ -59,6 +59,7 @@ async function measure(ctx: BenchContext, name: MtaName, dir: string): Promise<M
       const cpuBefore = relay?.cpuSeconds;
       const sinkCpuBefore = sink.cpuSeconds;
       const clientCpuBefore = process.cpuUsage();
+      const treeCpuBefore = mta.cpuSeconds();
       const load = async (mode: ConnectionMode, total: number) => {
         ctx.progress(`scenario 1/2 ${name}: ${total} x ${size} B from ${sessions} workers, ${mode}`);
         return runLoad({ kind: client, port: mta.port, mode, sessions, total, message: makeMessage(size, `s1-${mode}`), deadline: nowMs() + Math.max(60_000, total * 20) });
@@ -73,6 +74,8 @@ async function measure(ctx: BenchContext, name: MtaName, dir: string): Promise<M
       const perMessageMs = (seconds: number | undefined) => (seconds !== undefined ? round((seconds * 1000) / sessionsLoad.accepted, 3) : null);
       const e2eSeconds = stats.lastAt !== null ? (stats.lastAt - sessionsLoad.start) / 1000 : Number.NaN;
 
+      const treeCpuAfter = mta.cpuSeconds();
+      const treeCpu = treeCpuBefore !== undefined && treeCpuAfter !== undefined ? treeCpuAfter - treeCpuBefore : undefined;
       const perConnection = await load('per-connection', messages);
       await sink.waitFor(sessionsLoad.accepted + perConnection.accepted, Math.max(60_000, messages * 20));
       ctx.progress(`scenario 1 ${name}: smtp-source cross-check`);
@@ -89,6 +92,8 @@ async function measure(ctx: BenchContext, name: MtaName, dir: string): Promise<M
           'per connection: accepted': perConnection.accepted,
           ...modeFigures('per connection', perConnection, 'connect-to-250'),
           'smtp-source per connection: msg/s': smtpSource,
+          // Accepting and delivering, all processes of the MTA, over the sessions run and its delivery.
+          'MTA CPU ms/msg (process tree)': perMessageMs(treeCpu),
           ...(relay
             ? {
                 // The whole machine's work per message (sessions run), to set against its cores.
