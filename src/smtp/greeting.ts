@@ -5,7 +5,7 @@
 // There is no option to change it, so this goes through the library's typed methods: after server.connect()
 // has created the connection (and init() armed the 100 ms timer), connectionReady() is called at our own time,
 // and the library's timer call, when it comes, is swallowed once. A client that talks before the greeting still
-// gets the library's "421 You talk too soon". test/unit/greeting.test.ts fails if an update of smtp-server
+// gets the library's "421 You talk too soon". test/e2e/greeting.test.ts fails if an update of smtp-server
 // changes the timer this relies on.
 import type { SMTPServer } from 'smtp-server';
 
