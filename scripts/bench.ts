@@ -10,11 +10,12 @@ import { cleanupAll } from './bench/cleanup.js';
 import { runDiskScenario } from './bench/disk.js';
 import { runLatency } from './bench/latency.js';
 import { machineInfo, pressureOf, type MachineInfo } from './bench/machine.js';
+import { PostfixPeer, peerUnavailable } from './bench/peer.js';
 import { runPickup } from './bench/pickup.js';
 import { runStartup } from './bench/startup.js';
 import { runThroughput } from './bench/throughput.js';
 import type { BenchContext, BenchOptions, ScenarioResult, Target } from './bench/types.js';
-import { nowMs } from './bench/util.js';
+import { freePort, nowMs } from './bench/util.js';
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -23,6 +24,9 @@ const USAGE = `usage: npm run bench -- [options]
   --scale X              multiply every default count by X (e.g. 4 for a longer run)
   --only 1,3             run only these scenarios (7, the disk reference, is what scenario 1's target uses)
   --client raw|nodemailer  load client (default raw: a minimal SMTP client that costs little CPU)
+  --peer postfix         run scenarios 1-4 against the system's Postfix too (a loopback relay to the same sink,
+                         set up by scripts/postfix-peer.sh; needs root, installs Postfix with apt-get if missing)
+                         and print each figure beside Postfix's; the ratio targets need it
   --dir DIR              make the temporary mailroots under DIR (default: the OS temp folder)
   --keep                 keep the temporary folders and relay logs
   --messages N --sessions N --size BYTES          scenarios 1-2 (and sessions/size for 4)
@@ -74,6 +78,7 @@ function parseOptions(argv: string[]): BenchOptions {
       scale: { type: 'string' },
       only: { type: 'string' },
       client: { type: 'string', default: 'raw' },
+      peer: { type: 'string' },
       dir: { type: 'string' },
       keep: { type: 'boolean', default: false },
       messages: { type: 'string' },
@@ -110,6 +115,7 @@ function parseOptions(argv: string[]): BenchOptions {
   const only = new Set((values.only ?? '1,2,3,4,5,6,7').split(',').map((s) => Number(s.trim())));
   for (const id of only) if (!(id >= 1 && id <= 7)) throw new Error(`--only takes scenario numbers 1 to 7 (got ${values.only})`);
   if (values.client !== 'raw' && values.client !== 'nodemailer') throw new Error(`--client must be raw or nodemailer`);
+  if (values.peer !== undefined && values.peer !== 'postfix') throw new Error(`--peer takes postfix (got ${values.peer})`);
   const relayEnv: Record<string, string> = {};
   for (const pair of values['relay-env']) {
     const eq = pair.indexOf('=');
@@ -139,6 +145,7 @@ function parseOptions(argv: string[]): BenchOptions {
     relayArgs: values['relay-arg'],
     relayNodeArgs: values['relay-node-arg'],
     relayEnv,
+    peer: values.peer === 'postfix' ? 'postfix' : undefined,
   };
 }
 
@@ -163,6 +170,7 @@ function renderTable(machine: MachineInfo, options: BenchOptions, results: Scena
     `contention: load average at start ${machine.loadAverage.join(' ')}; pressure (some, avg60) at start cpu ${cell(machine.pressure.cpu)}% io ${cell(machine.pressure.io)}%, ` +
       `at end cpu ${cell(pressureOf('cpu'))}% io ${cell(pressureOf('io'))}% (above a few % the figures are not this machine's own)`,
   );
+  if (options.peer) lines.push(`peer: ${peerNote ?? options.peer + ' on loopback, same sink, same clients, measured in this run'}`);
   for (const r of results) {
     lines.push('');
     lines.push(`${r.id}. ${r.title}  [${r.status}${r.reason ? ': ' + r.reason : ''}; ${r.seconds} s]`);
@@ -170,7 +178,17 @@ function renderTable(machine: MachineInfo, options: BenchOptions, results: Scena
     const params = Object.entries(r.params).map(([k, v]) => `${k}=${cell(v)}`).join(', ');
     if (params) lines.push(`   params: ${params}`);
     const width = Math.max(0, ...Object.keys(r.figures).map((k) => k.length));
-    for (const [key, value] of Object.entries(r.figures)) lines.push(`   ${key.padEnd(width)}  ${cell(value)}`);
+    const peer = r.peer;
+    if (peer) lines.push(`   ${''.padEnd(width)}  ${'mailroot'.padStart(10)}  ${peer.name.padStart(10)}  mailroot/${peer.name}`);
+    for (const [key, value] of Object.entries(r.figures)) {
+      if (!peer) {
+        lines.push(`   ${key.padEnd(width)}  ${cell(value)}`);
+        continue;
+      }
+      const other = peer.figures[key];
+      const ratio = typeof value === 'number' && typeof other === 'number' && other !== 0 ? `${(value / other).toFixed(2)}x` : '';
+      lines.push(`   ${key.padEnd(width)}  ${cell(value).padStart(10)}  ${(key in peer.figures ? cell(other) : '').padStart(10)}  ${ratio}`);
+    }
     for (const t of r.targets) {
       lines.push(`   target: ${t.label}: ${cell(t.value)} ${t.unit} ${t.op} ${cell(t.threshold)} -> ${verdict(t)}`);
     }
@@ -203,6 +221,21 @@ async function main(): Promise<number> {
     progress: (message) => process.stderr.write(`[bench ${((nowMs() - started) / 1000).toFixed(1)}s] ${message}\n`),
     results: new Map(),
   };
+  if (options.peer) {
+    const unavailable = peerUnavailable();
+    if (unavailable) {
+      peerNote = `--peer ${options.peer} skipped: ${unavailable}; the ratio targets are n/a`;
+      ctx.progress(peerNote);
+    } else {
+      ctx.progress('starting the Postfix peer (scripts/postfix-peer.sh)');
+      try {
+        ctx.peer = await PostfixPeer.start(await freePort());
+      } catch (err) {
+        peerNote = `--peer ${options.peer} skipped: ${(err as Error).message}`;
+        ctx.progress(peerNote);
+      }
+    }
+  }
   // Scenario 7 first: scenario 1's target is relative to the disk's own rate.
   const plan: Array<{ ids: number[]; run: () => Promise<ScenarioResult | ScenarioResult[]> }> = [
     { ids: [7], run: () => runDiskScenario(ctx, options.sessions) },
@@ -228,19 +261,23 @@ async function main(): Promise<number> {
     }
     for (const result of results) if (options.only.has(result.id)) ctx.results.set(result.id, result);
   }
+  await ctx.peer?.stop().catch((err: unknown) => ctx.progress(`stopping the Postfix peer: ${(err as Error).message}`));
   if (!options.keep) fs.rmSync(runDir, { recursive: true, force: true });
   const results = [...ctx.results.values()].sort((a, b) => a.id - b.id);
   const seconds = (nowMs() - started) / 1000;
   if (options.json) {
     const { only, ...params } = options;
     const atEnd = { pressureAtEnd: { cpu: pressureOf('cpu'), io: pressureOf('io') } };
-    const report = { machine: { ...machine, ...atEnd }, options: { ...params, only: [...only].sort() }, seconds: Math.round(seconds * 10) / 10, scenarios: results };
+    const report = { machine: { ...machine, ...atEnd }, options: { ...params, only: [...only].sort() }, ...(peerNote ? { peerNote } : {}), seconds: Math.round(seconds * 10) / 10, scenarios: results };
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } else {
     process.stdout.write(renderTable(machine, options, results, seconds));
   }
   return results.some((r) => r.status === 'error') ? 1 : 0;
 }
+
+/** Why --peer did not run, for the report. */
+let peerNote: string | undefined;
 
 /** The run's temporary folder, removed also when the bench is stopped by a signal or its time limit. */
 let removeOnSignal: string | undefined;
@@ -253,7 +290,9 @@ async function stopEarly(code: number): Promise<never> {
 
 // Every run is bounded: a stuck scenario ends the bench instead of holding the machine.
 const scaleArg = process.argv.indexOf('--scale');
-const WATCHDOG_MS = 20 * 60_000 * Math.max(1, Number(scaleArg > 0 ? process.argv[scaleArg + 1] : 1) || 1);
+// With --peer every scenario of 1-4 runs twice, and Postfix accepts more slowly than mailroot.
+const peerFactor = process.argv.includes('--peer') ? 3 : 1;
+const WATCHDOG_MS = 20 * 60_000 * peerFactor * Math.max(1, Number(scaleArg > 0 ? process.argv[scaleArg + 1] : 1) || 1);
 const watchdog = setTimeout(() => {
   process.stderr.write('bench: time limit reached, stopping\n');
   void stopEarly(3);

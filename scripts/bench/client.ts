@@ -1,4 +1,6 @@
-// The load client: SMTP sessions that each send messages one after another over one connection.
+// The load client, both ways real clients connect: SMTP sessions that each send messages one after another over
+// one connection, or one connection per message (connect, greeting, EHLO, the transaction, QUIT) as .NET's
+// SmtpClient, the AD CS exit module, PHP's mail() on Windows and smtp-source do.
 //
 // The default is a minimal raw-socket client (plain request/response, no PIPELINING, as most submitting programs
 // do): it costs far less CPU per message than nodemailer's SMTPConnection, and on a 2-core machine the client's
@@ -186,9 +188,29 @@ export async function openSession(kind: ClientKind, port: number, timeoutMs = 30
   return session;
 }
 
+/**
+ * One message on a connection of its own: connect, 220, EHLO, MAIL, RCPT, DATA, the message, 250, QUIT.
+ * transactionMs is from connect() to the 250 after the final dot: what a client that connects per message waits.
+ */
+export async function sendOnOwnConnection(kind: ClientKind, port: number, from: string, to: string[], message: Buffer): Promise<SendTiming> {
+  const start = nowMs();
+  const session = await openSession(kind, port);
+  try {
+    const timing = await session.send(from, to, message);
+    return { ...timing, transactionMs: timing.at - start };
+  } finally {
+    await session.close();
+  }
+}
+
+/** 'sessions': each worker keeps one connection; 'per-connection': a new connection for every message. */
+export type ConnectionMode = 'sessions' | 'per-connection';
+
 export interface LoadOptions {
   kind: ClientKind;
   port: number;
+  /** Default 'sessions'. */
+  mode?: ConnectionMode;
   sessions: number;
   total: number;
   message: Buffer;
@@ -200,10 +222,11 @@ export interface LoadResult {
   accepted: number;
   failed: number;
   errors: string[];
-  /** Clock when the first message of the run started (sessions were already open). */
+  /** Clock when the first message of the run started (in 'sessions' mode the sessions were already open). */
   start: number;
   /** Clock of the last 250. */
   lastAccept: number;
+  /** 'sessions': MAIL FROM -> 250 after the dot; 'per-connection': connect() -> 250 after the dot. */
   transactionMs: number[];
   dataMs: number[];
 }
@@ -213,6 +236,7 @@ export interface LoadResult {
  * reply. Bounded by count and by `deadline`.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  if (options.mode === 'per-connection') return runPerConnection(options);
   const sessions = await Promise.all(Array.from({ length: options.sessions }, () => openSession(options.kind, options.port)));
   const result: LoadResult = { accepted: 0, failed: 0, errors: [], start: nowMs(), lastAccept: Number.NaN, transactionMs: [], dataMs: [] };
   let next = 0;
@@ -234,5 +258,29 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
   await Promise.all(sessions.map((session, index) => worker(session, index)));
   await Promise.all(sessions.map((session) => session.close().catch(() => undefined)));
+  return result;
+}
+
+/** `sessions` workers share `total` messages, each message on a new connection, the next once it is done. */
+async function runPerConnection(options: LoadOptions): Promise<LoadResult> {
+  const result: LoadResult = { accepted: 0, failed: 0, errors: [], start: nowMs(), lastAccept: Number.NaN, transactionMs: [], dataMs: [] };
+  let next = 0;
+  const worker = async (index: number) => {
+    while (next < options.total && nowMs() < options.deadline) {
+      next++;
+      try {
+        const timing = await sendOnOwnConnection(options.kind, options.port, 'bench@example.com', [`sink${index}@example.net`], options.message);
+        result.accepted++;
+        result.lastAccept = timing.at;
+        result.transactionMs.push(timing.transactionMs);
+        result.dataMs.push(timing.dataMs);
+      } catch (err) {
+        result.failed++;
+        if (result.errors.length < 5) result.errors.push((err as Error).message);
+        return;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.sessions }, (_, index) => worker(index)));
   return result;
 }

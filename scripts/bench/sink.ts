@@ -2,6 +2,7 @@
 // an smtp-server on loopback that discards every message and counts it. Driven over IPC by sink-control.ts.
 import type net from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { setGreetingDelay } from '../../src/smtp/greeting.js';
 import { nowMs } from './util.js';
 
 export type SinkRequest = { type: 'listen'; port: number } | { type: 'stats' } | { type: 'close' };
@@ -41,6 +42,7 @@ function listen(port: number): void {
       });
     },
   });
+  setGreetingDelay(smtp, 0); // a real smart host greets at once; smtp-server alone waits 100 ms
   smtp.on('error', () => undefined);
   smtp.server.once('error', (err: Error) => reply({ type: 'error', message: err.message }));
   smtp.listen(port, '127.0.0.1', () => {

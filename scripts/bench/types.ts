@@ -1,5 +1,6 @@
 // Shapes shared by the bench runner and its scenarios.
 import type { ClientKind } from './client.js';
+import type { PeerName, PostfixPeer } from './peer.js';
 
 export type Figure = number | string | boolean | null;
 
@@ -25,6 +26,8 @@ export interface ScenarioResult {
   params: Record<string, Figure>;
   figures: Record<string, Figure>;
   targets: Target[];
+  /** The same scenario against the peer (--peer), figures under the same names. */
+  peer?: { name: string; figures: Record<string, Figure> };
 }
 
 export interface BenchOptions {
@@ -51,6 +54,8 @@ export interface BenchOptions {
   relayArgs: string[];
   relayNodeArgs: string[];
   relayEnv: Record<string, string>;
+  /** Measure this MTA too, in the same run (--peer postfix). */
+  peer: PeerName | undefined;
 }
 
 export interface BenchContext {
@@ -60,9 +65,17 @@ export interface BenchContext {
   progress(message: string): void;
   /** Results of scenarios run earlier in this run (scenario 7 runs first: the others' targets use it). */
   results: Map<number, ScenarioResult>;
+  /** The running peer, when --peer was given and it started. */
+  peer?: PostfixPeer | undefined;
 }
 
 export function target(label: string, value: number | null, op: '>=' | '<=', threshold: number | null, unit: string): Target {
   const pass = value === null || threshold === null ? null : op === '>=' ? value >= threshold : value <= threshold;
   return { label, value, op, threshold, unit, pass };
+}
+
+/** `value` against `factor` x the peer's `peerValue` (a ratio target); n/a without a peer figure. */
+export function peerTarget(label: string, value: number | null, op: '>=' | '<=', factor: number, peerValue: Figure | undefined, unit: string): Target {
+  const threshold = typeof peerValue === 'number' ? Math.round(factor * peerValue * 100) / 100 : null;
+  return target(label, value, op, threshold, unit);
 }

@@ -46,6 +46,7 @@ export interface Config {
   maxRecipients: number;
   maxConnections: number;
   maxConnectionsPerIp: number;
+  greetingDelay: number;
   idleTimeout: number;
   dataTimeout: number;
   maxCommandLength: number;
@@ -168,6 +169,11 @@ const positiveDuration: Parser<number> = (raw) => {
 const durationOrZero: Parser<number> = (raw) => {
   const ms = parseDuration(raw);
   return ms !== undefined ? ok(ms) : bad(`must be a duration such as "12h", or "0" for never (got ${describe(raw)})`);
+};
+
+const greetingDelay: Parser<number> = (raw) => {
+  const ms = parseDuration(raw);
+  return ms !== undefined && ms <= 60_000 ? ok(ms) : bad(`must be a duration from "0" to "60s" such as "100ms" (got ${describe(raw)})`);
 };
 
 const emailAddress: Parser<string> = (raw) =>
@@ -446,6 +452,12 @@ export const CONFIG_KEYS = {
     defaultText: '250',
     default: () => 250,
     parse: positiveInteger,
+  },
+  greetingDelay: {
+    description: 'Wait before the 220 greeting; a client that talks before it gets 421. 0 greets at once',
+    defaultText: '0',
+    default: () => 0,
+    parse: greetingDelay,
   },
   idleTimeout: {
     description: 'A client silent this long is disconnected with 421 (IIS connection time-out)',

@@ -29,8 +29,6 @@ export interface ReceiveContext {
   dataTimeout: number;
   /** Replies and closes the client's connection; false when the connection was not found. */
   closeSession: (session: SMTPServerSession, code: number, text: string) => boolean;
-  /** Client connections open now, on every listener. */
-  connectionCount: () => number;
   /** Add Message-ID:/Date: when missing, for clients allowed to relay (the addMissingHeaders key). */
   addMissingHeaders: boolean;
 }
@@ -113,8 +111,8 @@ export function createDataHandler(ctx: ReceiveContext) {
     }
 
     const helo = typeof session.hostNameAppearsAs === 'string' ? session.hostNameAppearsAs : undefined;
-    // smtp-server sends 354 only after this handler returns: start the spool's work (creating the file, inline
-    // for a lone client) a microtask later, so the client is already sending the message meanwhile.
+    // smtp-server sends 354 only after this handler returns: start the spool's work (creating the file) a
+    // microtask later, so the client is already sending the message meanwhile.
     Promise.resolve()
       .then(() => ctx.spool.acceptTo(targets, body, {
         prefix: (id) =>
@@ -123,9 +121,6 @@ export function createDataHandler(ctx: ReceiveContext) {
           const rejection = guard.rejection();
           return rejection ? new MessageRejectedError(rejection.text) : undefined;
         },
-        // The only client connected (a CA sending one message after another): no other client waits on the
-        // event loop, so the spool may make its short disk waits there instead of in the thread pool.
-        inline: () => ctx.connectionCount() <= 1,
       }))
       .then(({ id, size }) => {
         ctx.events.received({

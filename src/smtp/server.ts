@@ -21,6 +21,7 @@ import { adaptConnection } from './connection-adapter.js';
 import { ConnectionTracker, DiskGate, SessionBytes, closeSession, type FreeSpaceProbe } from './limits.js';
 import { checkMailFrom, checkRcptTo } from './parameters.js';
 import { isFullyQualified } from '../config/hostname.js';
+import { setGreetingDelay } from './greeting.js';
 import { createDataHandler } from './receive.js';
 import { smtpError } from './smtp-error.js';
 import { loadTlsOptions, type ServerTlsOptions } from './tls.js';
@@ -149,12 +150,12 @@ export class InboundServer {
         maxHeaderSize: config.maxHeaderSize,
         dataTimeout: config.dataTimeout,
         closeSession: (session, code, text) => (server ? closeSession(server, session, code, text) : false),
-        connectionCount: () => this.#connections.total,
         addMissingHeaders: config.addMissingHeaders,
       }),
       onClose: (session) => this.#connections.close(session.id),
     };
     server = new SMTPServer(this.#options.protocolLog ? observeInbound(options, this.#options.protocolLog) : options);
+    setGreetingDelay(server, config.greetingDelay);
     // Without this listener a client's connection reset would crash the process.
     server.on('error', (err: Error) => log.warn('smtp connection error', { error: err.message }));
     return server;

@@ -1,6 +1,6 @@
 // The filesystem steps that make a write survive a crash, and the Windows quirks around them.
 import fs from 'node:fs/promises';
-import { closeFile, createFile, openDirectory, renameFile, syncFile, writeAll, type Wait } from './file-ops.js';
+import { closeFile, createFile, openDirectory, renameFile, syncFile, writeAll } from './file-ops.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const isWindows = process.platform === 'win32';
@@ -11,23 +11,23 @@ const isWindows = process.platform === 'win32';
  * directory share fsyncs (group commit, see DirectorySync), so each still resolves only once its own change
  * is durable.
  */
-export function fsyncDir(dir: string, wait: Wait = 'pool'): Promise<void> {
+export function fsyncDir(dir: string): Promise<void> {
   if (isWindows) return Promise.resolve();
   let sync = directorySyncs.get(dir);
   if (!sync) {
     sync = new DirectorySync(dir);
     directorySyncs.set(dir, sync);
   }
-  return sync.sync(wait);
+  return sync.sync();
 }
 
 /** One per directory path (the mailroot's few folders). */
 const directorySyncs = new Map<string, DirectorySync>();
 
-async function fsyncDirNow(dir: string, wait: Wait): Promise<void> {
+async function fsyncDirNow(dir: string): Promise<void> {
   const fd = await openDirectory(dir);
   try {
-    await syncFile(fd, wait);
+    await syncFile(fd);
   } finally {
     await closeFile(fd);
   }
@@ -43,28 +43,27 @@ async function fsyncDirNow(dir: string, wait: Wait): Promise<void> {
  */
 export class DirectorySync {
   readonly dir: string;
-  readonly #flush: (dir: string, wait: Wait) => Promise<void>;
+  readonly #flush: (dir: string) => Promise<void>;
   #running: Promise<void> | undefined;
   #next: Promise<void> | undefined;
 
   /** `flush` is the real directory fsync; tests pass a stand-in to watch the order of calls. */
-  constructor(dir: string, flush: (dir: string, wait: Wait) => Promise<void> = fsyncDirNow) {
+  constructor(dir: string, flush: (dir: string) => Promise<void> = fsyncDirNow) {
     this.dir = dir;
     this.#flush = flush;
   }
 
-  /** `wait` = 'inline' is honoured only when no fsync is running (a caller waiting for the next one shares it). */
-  sync(wait: Wait = 'pool'): Promise<void> {
-    if (!this.#running) return this.#start(wait);
+  sync(): Promise<void> {
+    if (!this.#running) return this.#start();
     this.#next ??= this.#running.then(noop, noop).then(() => {
       this.#next = undefined;
-      return this.#start('pool');
+      return this.#start();
     });
     return this.#next;
   }
 
-  #start(wait: Wait): Promise<void> {
-    const run = this.#flush(this.dir, wait).finally(() => {
+  #start(): Promise<void> {
+    const run = this.#flush(this.dir).finally(() => {
       if (this.#running === run) this.#running = undefined;
     });
     this.#running = run;

@@ -8,7 +8,7 @@ import { failpoint } from '../failpoints.js';
 import { bufferStream } from './buffer-stream.js';
 import { CrlfNormalizer } from './crlf.js';
 import { errorCode, fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
-import { closeFile, createFile, renameFile, statFile, syncFile, unlinkFile, writeAll, type Wait } from './file-ops.js';
+import { closeFile, createFile, renameFile, statFile, syncFile, unlinkFile, writeAll } from './file-ops.js';
 import { envelopeOf, formatEnvelopeHead, readEnvelopeHead, type Envelope } from './eml-format.js';
 import { newMessageId } from './ids.js';
 import { prepareLayout, type MailrootLayout } from './layout.js';
@@ -44,16 +44,7 @@ export interface AcceptOptions {
   prefix?: (id: string) => Buffer;
   /** Called once the message is written, before it is committed; an error aborts the accept. */
   verify?: () => Error | undefined;
-  /**
-   * Asked when the file is created and again before it is fsynced: true when no other client is waiting on the
-   * event loop. If no other accept is in progress either, and the message is small (INLINE_SYNC_MAX), that step
-   * is made on the main thread (see file-ops.ts). Deliveries and Pickup wait for it then: one small fsync.
-   */
-  inline?: () => boolean;
 }
-
-/** A lone client's message up to this size is fsynced on the main thread; a larger one in the thread pool. */
-const INLINE_SYNC_MAX = 256 * 1024;
 
 /** Where acceptTo writes: Queue (for the smart host), Drop (local domains), or both. */
 export interface AcceptTargets {
@@ -119,8 +110,6 @@ export class Spool {
   readonly #beingQueued = new Set<string>();
   /** Queue files removeDelivered() unlinked whose removal watch event has not been seen yet (takeRemoved). */
   #removed = new Set<string>();
-  /** Accepts in progress (this one included): with another one running, none waits inline (AcceptOptions). */
-  #accepting = 0;
 
   private constructor(layout: MailrootLayout, lock: MailrootLock | undefined) {
     this.layout = layout;
@@ -230,14 +219,12 @@ export class Spool {
     if (files.length === 0) throw new Error('acceptTo needs a queue or a drop envelope');
     const queueName = id + QUEUE_SUFFIX;
     if (targets.queue) this.#beingQueued.add(queueName);
-    this.#accepting++;
     try {
       const size = await this.#writeAndCommit(id, files, body, options);
       failpoint('accept-after-rename');
       if (targets.queue) for (const listener of this.#queuedListeners) listener(queueName);
       return { id, size };
     } finally {
-      this.#accepting--;
       this.#beingQueued.delete(queueName);
     }
   }
@@ -246,13 +233,11 @@ export class Spool {
   async #writeAndCommit(id: string, files: PendingFile[], body: Readable, options: AcceptOptions): Promise<number> {
     const committed: string[] = [];
     let size = 0;
-    const wait = (bytes: number): Wait =>
-      bytes <= INLINE_SYNC_MAX && this.#accepting === 1 && options.inline?.() === true ? 'inline' : 'pool';
     try {
       const prefix = options.prefix?.(id) ?? Buffer.alloc(0);
       const writes: BatchTarget[] = [];
       for (const file of files) {
-        file.fd = await this.#openNew(file.temp, wait(0));
+        file.fd = await this.#openNew(file.temp);
         const head = Buffer.concat([formatEnvelopeHead(file.envelope), prefix]);
         size = head.length;
         writes.push({ fd: file.fd, head });
@@ -263,8 +248,8 @@ export class Spool {
       const rejection = options.verify?.();
       if (rejection) throw rejection;
       failpoint('accept-after-write');
-      const syncWait = wait(size);
-      await Promise.all(files.map((file) => syncFile(file.fd!, syncWait)));
+      failpoint('stall-accept-fsync');
+      await Promise.all(files.map((file) => syncFile(file.fd!)));
       for (const file of files) {
         const fd = file.fd!;
         file.fd = undefined;
@@ -273,6 +258,7 @@ export class Spool {
       failpoint('accept-after-fsync');
       for (const file of files) {
         const target = path.join(file.dir, id + QUEUE_SUFFIX);
+        failpoint('stall-accept-rename');
         await this.#renameInto(file.temp, target);
         committed.push(target);
       }
@@ -286,7 +272,7 @@ export class Spool {
       throw new SpoolWriteError(`cannot write message to the spool: ${(err as Error).message}`, err);
     }
     try {
-      for (const file of files) await fsyncDir(file.dir, wait(0));
+      for (const file of files) await fsyncDir(file.dir);
     } catch (err) {
       // The files are complete but their directory entries may not survive a power loss. Withdraw them and
       // answer 4xx: the client still holds the message and sends it again, so it is neither lost nor duplicated.
@@ -297,13 +283,13 @@ export class Spool {
   }
 
   // An operator may delete a folder while the relay runs: recreate it rather than refuse mail.
-  async #openNew(temp: string, wait: Wait): Promise<number> {
+  async #openNew(temp: string): Promise<number> {
     try {
-      return await createFile(temp, true, wait);
+      return await createFile(temp, true);
     } catch (err) {
       if (errorCode(err) !== 'ENOENT') throw err;
       await fsp.mkdir(path.dirname(temp), { recursive: true, mode: 0o700 });
-      return createFile(temp, true, wait);
+      return createFile(temp, true);
     }
   }
 

@@ -1,7 +1,8 @@
 // `npm run bench -- --smoke`: every scenario runs to the end and the JSON report is complete. No timing is
 // asserted: the figures depend on the machine, and CI machines are shared.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
@@ -45,7 +46,53 @@ describe('bench smoke run', () => {
       if (scenario.status === 'skipped') assert.equal(scenario.id, 6, 'only Pickup may be skipped (when the relay has no Pickup yet)');
       else assert.ok(Object.keys(scenario.figures).length > 0, `scenario ${scenario.id} has figures`);
     }
-    const accepted = report.scenarios.find((s) => s.id === 1)!.figures['accepted'];
-    assert.equal(accepted, 100, 'every smoke message was accepted');
+    const s1 = report.scenarios.find((s) => s.id === 1)!.figures;
+    assert.equal(s1['accepted'], 100, 'every smoke message was accepted over long sessions');
+    assert.equal(s1['per connection: accepted'], 100, 'and with one connection per message');
+    const s3 = report.scenarios.find((s) => s.id === 3)!.figures;
+    for (const upstream of ['up', 'down', 'hanging']) {
+      assert.equal(typeof s3[`${upstream}, per connection: connect-to-250 p99 ms`], 'number', `scenario 3 ${upstream} per connection`);
+      assert.equal(typeof s3[`${upstream}, session: MAIL-to-250 p99 ms`], 'number', `scenario 3 ${upstream} in a session`);
+    }
+  });
+});
+
+/** Why the Postfix peer cannot run here (it needs root, Linux, Postfix installed and not already running). */
+function peerSkip(): string | false {
+  if (process.platform !== 'linux') return 'the Postfix peer runs on Linux only';
+  if (process.getuid?.() !== 0) return 'the Postfix peer needs root';
+  if (!fs.existsSync('/usr/sbin/postfix')) return 'Postfix is not installed (npm run bench -- --peer postfix installs it)';
+  try {
+    execFileSync('/usr/sbin/postfix', ['status'], { stdio: 'ignore' });
+    return 'a Postfix is already running on this machine';
+  } catch {
+    return false;
+  }
+}
+
+describe('bench against the Postfix peer', { skip: peerSkip() }, () => {
+  it('prints Postfix figures beside each of scenario 1, 3 and 4, judges the ratio targets, stops Postfix and restores its configuration', { timeout: 300_000 }, async (t) => {
+    const mainCf = fs.readFileSync('/etc/postfix/main.cf', 'utf8');
+    const args = ['--json', '--peer', 'postfix', '--only', '1,3,4', '--messages', '20', '--sessions', '2', '--latency-messages', '5', '--warmup', '1', '--backlog', '20'];
+    const { code, stdout, stderr } = await runBench(args, 290_000);
+    assert.equal(code, 0, `bench exited with ${code}\n${stderr}`);
+    const report = JSON.parse(stdout) as {
+      peerNote?: string;
+      scenarios: Array<{ id: number; peer?: { name: string; figures: Record<string, unknown> }; targets: Array<{ label: string; threshold: number | null }> }>;
+    };
+    if (report.peerNote?.includes('already running')) {
+      t.skip('another Postfix was started on this machine meanwhile');
+      return;
+    }
+    assert.equal(report.peerNote, undefined, report.peerNote);
+    for (const id of [1, 3, 4]) {
+      const scenario = report.scenarios.find((s) => s.id === id)!;
+      assert.equal(scenario.peer?.name, 'postfix', `scenario ${id} has Postfix figures`);
+      const ratios = scenario.targets.filter((t) => t.label.includes('x postfix'));
+      assert.ok(ratios.length > 0 && ratios.every((t) => typeof t.threshold === 'number'), `scenario ${id}: ${JSON.stringify(ratios)}`);
+    }
+    assert.equal(report.scenarios.find((s) => s.id === 1)!.peer!.figures['per connection: accepted'], 20);
+    assert.throws(() => execFileSync('/usr/sbin/postfix', ['status'], { stdio: 'ignore' }), 'Postfix is stopped after the bench');
+    assert.equal(fs.readFileSync('/etc/postfix/main.cf', 'utf8'), mainCf, 'main.cf is as it was');
   });
 });

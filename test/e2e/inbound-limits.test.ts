@@ -253,7 +253,8 @@ describe('inbound limits: connections, timeouts, disk space', { timeout: 60_000 
   });
 
   it('answers abusive talkers with smtp-server\'s own errors', async () => {
-    const r = await startLoggedRelay(upstream.address);
+    // Early talkers are refused only while a greetingDelay holds the greeting (the default, 0, greets at once).
+    const r = await startLoggedRelay(upstream.address, { greetingDelay: '1s' });
     try {
       const port = portOf(r.relay);
       const early = await RawSmtp.connect({ port });

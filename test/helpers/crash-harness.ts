@@ -125,9 +125,13 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
   while (Date.now() < deadline && [...acked].some((id) => !delivered().has(id))) {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  const queueLeft =
+  // A message's file leaves Queue just after the upstream's 250 (the unlink is a thread-pool call): on a busy
+  // machine the last one may still be there when it arrives, so count what is left once that had its time.
+  const left = async () =>
     (await fs.readdir(path.join(mailroot, 'Queue'))).filter((n) => n.endsWith('.eml')).length +
     (await fs.readdir(path.join(mailroot, 'Pickup'))).length;
+  while (Date.now() < deadline && (await left()) > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+  const queueLeft = await left();
   await relay.stop();
   await upstream.stop();
   const final = await checkSpool(mailroot);

@@ -1,0 +1,79 @@
+// The peer the bench compares mailroot with, in the same run: the system's Postfix, configured by
+// scripts/postfix-peer.sh as a loopback relay to the bench's sink. Needs root and Linux (apt-get installs
+// Postfix when it is missing); elsewhere `--peer postfix` is skipped with the reason.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { onCleanup } from './cleanup.js';
+import { freePort, sleep } from './util.js';
+
+const run = promisify(execFile);
+const SCRIPT = fileURLToPath(new URL('../../../scripts/postfix-peer.sh', import.meta.url));
+
+export type PeerName = 'postfix';
+
+/** Why the peer cannot run here, or undefined when it can. */
+export function peerUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return 'the Postfix peer runs on Linux only';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'the Postfix peer needs root (it configures and starts the system Postfix)';
+  if (!fs.existsSync(SCRIPT)) return `${SCRIPT} is missing`;
+  return undefined;
+}
+
+export class PostfixPeer {
+  readonly name = 'postfix';
+  readonly port: number;
+  #stopped = false;
+  readonly #untrack: () => void;
+
+  private constructor(port: number) {
+    this.port = port;
+    this.#untrack = onCleanup(() => this.stop());
+  }
+
+  static async #script(args: string[], timeoutMs = 300_000): Promise<string> {
+    try {
+      const { stdout } = await run('bash', [SCRIPT, ...args], { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 });
+      return stdout.trim();
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`postfix-peer.sh ${args.join(' ')}: ${(e.stderr ?? '').trim() || e.message}`);
+    }
+  }
+
+  /** Installs (if missing), configures and starts Postfix on a free loopback port, relaying to `sinkPort`. */
+  static async start(sinkPort: number): Promise<PostfixPeer> {
+    const port = await freePort();
+    await PostfixPeer.#script(['start', String(port), String(sinkPort)]);
+    return new PostfixPeer(port);
+  }
+
+  /** Relays to another loopback port from now on; the queue is emptied. */
+  async relayTo(sinkPort: number): Promise<void> {
+    await PostfixPeer.#script(['clear']);
+    await PostfixPeer.#script(['relay', String(sinkPort)]);
+    await sleep(500); // postfix reload restarts its daemons as they finish their current work
+  }
+
+  /** The upstream is back: try the deferred messages now (mailroot finds out by itself with its probe). */
+  async flush(): Promise<void> {
+    await PostfixPeer.#script(['flush']);
+  }
+
+  async clear(): Promise<void> {
+    await PostfixPeer.#script(['clear']);
+  }
+
+  async masterPid(): Promise<number | undefined> {
+    const pid = Number(await PostfixPeer.#script(['pid']).catch(() => ''));
+    return pid > 0 ? pid : undefined;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#untrack();
+    await PostfixPeer.#script(['stop']);
+  }
+}
