@@ -109,6 +109,7 @@ export class Relay {
       listening: () => this.#inbound.bound.map((b) => (b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`)),
       inFlight: () => this.scheduler.inFlightNames(),
       queueKnown: () => this.scheduler.size,
+      hostStates: () => this.#transport.hostStates(),
       log,
     });
     events.observe(this.#status);

@@ -90,7 +90,9 @@ async function status(argv: StatusArgs): Promise<number> {
   const relay = live.status;
   if (live.running) {
     for (const host of relay!.smartHosts) {
-      if (host.state === 'down') problems.push([WARNING, `smart host ${host.host} down since ${host.since}: ${host.lastError?.reply ?? ''}`.trim()]);
+      if (host.state !== 'down') continue;
+      const action = host.problem ? ` (the relay's ${host.problem === 'tls' ? 'TLS settings or the host\'s certificate' : 'credentials'} need fixing)` : '';
+      problems.push([WARNING, `smart host ${host.host} down since ${host.since}${action}: ${host.lastError?.reply ?? ''}`.trim()]);
     }
   }
   const oldestAge = oldestAt === undefined ? undefined : now - oldestAt;

@@ -125,19 +125,38 @@ class Importer {
 
   #smartHost(): void {
     const host = this.#get('SmartHost', 36906)?.trim();
-    const type = this.#get('SmartHostType', 36905) ?? '0';
+    const type = (this.#get('SmartHostType', 36905) ?? '0').trim();
     const port = this.#get('RemoteSmtpPort', 36914);
     const portNumber = port === undefined ? 25 : Number(port);
-    if (!host) {
-      this.#note('SmartHost', host, 'review', 'IIS delivered by DNS; mailroot forwards everything to one smart host: set smartHost', 'smartHost');
+    if (!host || type === '0') {
+      this.#set('smartHost', ['mx'], 'SmartHost, SmartHostType', `${host ?? '(none)'}, type ${type}`, 'review',
+        'IIS delivered by DNS (MX); so does mailroot ("mx"): outbound port 25 must be open to the Internet, or set a smart host');
       return;
     }
     const literal = /^\[(.+)\]$/.exec(host);
     const hostText = literal ? (literal[1]!.includes(':') ? `[${literal[1]}]` : literal[1]!) : host;
-    this.#set('smartHost', `${hostText}:${portNumber}`, 'SmartHost, RemoteSmtpPort', `${host} port ${port ?? '(absent: 25)'}`, 'mapped', 'the smart host');
-    if (type === '2') this.#note('SmartHostType', type, 'mapped', 'always use the smart host: the only way mailroot delivers');
-    else if (type === '1') this.#note('SmartHostType', type, 'changed', 'IIS tried DNS first; mailroot always uses the smart host');
-    else this.#note('SmartHostType', type, 'changed', 'IIS did not use the smart host (DNS delivery); mailroot always uses it');
+    const hostPort = `${hostText}:${portNumber}`;
+    if (type === '1') {
+      this.#set('smartHost', ['mx', hostPort], 'SmartHost, SmartHostType, RemoteSmtpPort', `${host}, type 1, port ${port ?? '(absent: 25)'}`, 'mapped',
+        'IIS\'s "attempt direct delivery before sending to smart host": MX first, then the smart host');
+    } else {
+      this.#set('smartHost', hostPort, 'SmartHost, RemoteSmtpPort', `${host} port ${port ?? '(absent: 25)'}`, 'mapped', 'the smart host');
+      this.#note('SmartHostType', type, 'mapped', 'always use the smart host');
+    }
+    const user = this.#get('RouteUserName', 36948);
+    if (user) {
+      this.#set('smartHostUser', user, 'RouteUserName', user, 'mapped', 'AUTH to the smart host as this user');
+      this.#note('RoutePassword', '(encrypted)', 'review', 'the metabase keeps it encrypted: set smartHostPassword (better MAILROOT_SMART_HOST_PASSWORD) or smartHostPasswordFile', 'smartHostPassword');
+    }
+    const ssl = this.#get('AlwaysUseSsl', undefined);
+    if (ssl !== undefined && isTrue(ssl)) this.#set('smartHostTls', 'required', 'AlwaysUseSsl', ssl, 'mapped', 'TLS to the smart host is required, its certificate verified');
+    const masquerade = this.#get('MasqueradeDomain', 36912)?.trim();
+    const doMasquerade = this.#get('DoMasquerade', 36913);
+    if (masquerade && (doMasquerade === undefined || isTrue(doMasquerade))) {
+      this.#set('masqueradeDomain', masquerade, 'MasqueradeDomain', masquerade, 'mapped', 'envelope senders leave with this domain');
+    } else if (masquerade) {
+      this.#note('MasqueradeDomain', masquerade, 'ignored', 'DoMasquerade is off');
+    }
     const timeout = this.#get('RemoteTimeout', 36921);
     if (timeout !== undefined && /^\d+$/.test(timeout) && Number(timeout) > 0 && !UNLIMITED.has(timeout)) {
       this.#set('smartHostTimeout', formatDuration(Number(timeout) * 1000), 'RemoteTimeout', timeout, 'mapped', 'seconds');
@@ -191,6 +210,8 @@ class Importer {
     count('ConnectionTimeout', 1013, 'idleTimeout', 'connection time-out, seconds', 'seconds');
     count('HopCount', 36886, 'maxHopCount', 'hop count', 'count');
     count('MaxOutConnections', 36894, 'concurrency', 'outbound connections', 'count');
+    count('MaxOutConnectionsPerDomain', 36925, 'maxConnectionsPerDomain', 'outbound connections per domain (delivery by MX)', 'count');
+    count('MaxBatchedMessages', 36871, 'maxMessagesPerConnection', 'messages per outbound connection', 'count');
     const limitInbound = this.#get('LimitRemoteConnections', 36926);
     if (limitInbound !== undefined && isTrue(limitInbound)) count('MaxConnections', 1014, 'maxConnections', 'inbound connections', 'count');
     else if (this.#get('MaxConnections', 1014) !== undefined) {
@@ -333,21 +354,30 @@ class Importer {
   }
 
   #domains(): void {
+    const routes: Record<string, unknown> = {};
     for (const { name, key } of this.#metabase.domains.get(this.#id) ?? []) {
       const raw = key.attributes.get('RouteAction') ?? key.customById.get('36946');
       const action = parseDword(raw ?? '0') ?? 0;
       if ((action & 0x10) !== 0) continue; // alias: mapped with localDomains
-      const bits: string[] = [];
-      if (action & 0x2) bits.push(`forwarded to ${key.attributes.get('RouteActionString') ?? '(no host)'} (mailroot sends every domain to smartHost)`);
-      if (action & 0x1000) bits.push('relay to this domain allowed from anyone (mailroot allows relaying by client address only: narrower)');
-      if (action & 0x4) bits.push('TLS required to it');
-      if (action & 0x180 || key.attributes.has('RouteUserName')) bits.push('outbound authentication (its password is encrypted in the metabase)');
-      if (action & 0x200) bits.push('queued for ETRN/TURN');
+      const iis = raw === undefined ? '(no RouteAction)' : `RouteAction=${raw}`;
+      const target = (key.attributes.get('RouteActionString') ?? key.customById.get('36947'))?.trim();
+      const notes: string[] = [];
+      if (action & 0x2 && target) {
+        const literal = /^\[(.+)\]$/.exec(target);
+        const host = literal ? (literal[1]!.includes(':') ? `[${literal[1]}]` : literal[1]!) : target;
+        routes[name] = action & 0x4 ? { host: `${host}:25`, tls: 'required' } : `${host}:25`;
+        this.#note(`Domain ${name}`, iis, 'mapped', `remote domain: forwarded to ${target}${action & 0x4 ? ' over verified TLS' : ''} (routes)`, 'routes');
+      } else if (action & 0x4) {
+        notes.push('TLS required to it (mailroot sets TLS per host, not per domain delivered by MX)');
+      }
+      if (action & 0x1000) notes.push('relay to this domain allowed from anyone (mailroot allows relaying by client address only: narrower)');
+      if (action & 0x180 || key.attributes.has('RouteUserName')) notes.push('outbound authentication (its password is encrypted in the metabase: set "auth" on the route\'s host)');
+      if (action & 0x200) notes.push('queued for ETRN/TURN');
       const known = 0x2 | 0x1000 | 0x4 | 0x180 | 0x200 | 0x10 | 0x40;
-      if (action & ~known) bits.push(`other RouteAction bits 0x${(action & ~known).toString(16)}`);
-      this.#note(`Domain ${name}`, raw === undefined ? '(no RouteAction)' : `RouteAction=${raw}`, 'not-supported',
-        `remote domain${bits.length ? ': ' + bits.join('; ') : ''}; its mail goes to the smart host`);
+      if (action & ~known) notes.push(`other RouteAction bits 0x${(action & ~known).toString(16)}`);
+      if (notes.length > 0) this.#note(`Domain ${name}`, iis, 'not-supported', `remote domain: ${notes.join('; ')}`);
     }
+    if (Object.keys(routes).length > 0) this.#set('routes', routes, 'remote domains', `${Object.keys(routes).length}`, 'mapped', 'per-domain routes');
   }
 
   #protocolLog(): void {
@@ -367,20 +397,14 @@ class Importer {
 
   #notSupported(): void {
     const simple: Array<[string, number | undefined, string]> = [
-      ['MasqueradeDomain', 36912, 'masquerading the sender domain is not supported'],
-      ['MaxBatchedMessages', 36871, 'mailroot sends each message on a pooled connection'],
-      ['MaxOutConnectionsPerDomain', 36925, 'all mail goes to one smart host: concurrency bounds it'],
       ['EnableReverseDnsLookup', undefined, 'no reverse DNS lookups'],
       ['MaxSmtpErrors', 36887, 'clients are bounded by idleTimeout and the command limits instead'],
       ['SmtpDisableRelay', 36974, 'relaying is decided by allowRelay and authentication'],
-      ['AlwaysUseSsl', undefined, 'TLS to the smart host follows what it offers (STARTTLS)'],
     ];
     for (const [name, id, note] of simple) {
       const value = this.#get(name, id);
       if (value !== undefined) this.#note(name, value, 'not-supported', note);
     }
-    const user = this.#get('RouteUserName', 36948);
-    if (user) this.#note('RouteUserName, RoutePassword', `${user} / (encrypted)`, 'not-supported', 'outbound authentication to the smart host is not configurable; the password is encrypted in the metabase and never read');
   }
 
   #unknown(): void {

@@ -17,6 +17,8 @@ export interface SmartHostStatus {
   /** When it last changed state (ISO). */
   since: string;
   lastError?: { reply: string; at: string } | undefined;
+  /** 'authentication' or 'tls': down for a reason the operator must fix (credentials, certificate). */
+  problem?: 'authentication' | 'tls' | undefined;
 }
 
 export interface RelayStatus {

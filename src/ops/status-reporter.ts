@@ -1,6 +1,7 @@
 // Keeps the status file current for a running relay: counts from the mail events, the smart host's state,
 // what the scheduler is doing. Writing it never holds up mail: one small write a second, failures only logged.
 import type { Logger } from '../log/logger.js';
+import type { HostState } from '../transport/host-health.js';
 import type { AttemptEvent, HostStateEvent, MailEventObserver } from '../log/mail-events.js';
 import { VERSION } from '../version.js';
 import { STATUS_INTERVAL, writeStatusFile, type RelayStatus, type SmartHostStatus } from './status-file.js';
@@ -12,6 +13,8 @@ export interface StatusSource {
   listening: () => string[];
   inFlight: () => string[];
   queueKnown: () => number;
+  /** Each smart host's own state, once it has been used (failover); before that, the relay's overall view. */
+  hostStates?: () => HostState[];
   log: Logger;
 }
 
@@ -68,11 +71,23 @@ export class StatusReporter implements MailEventObserver {
       updatedAt: new Date().toISOString(),
       ...(stopped ? { stopped: true } : {}),
       listening: s.listening(),
-      smartHosts: [{ ...this.#host }],
+      smartHosts: this.#smartHosts(),
       counts: { ...this.#counts },
       inFlight: stopped ? [] : s.inFlight(),
       queueKnown: s.queueKnown(),
     };
+  }
+
+  #smartHosts(): SmartHostStatus[] {
+    const perHost = this.#source.hostStates?.() ?? [];
+    if (perHost.length === 0) return [{ ...this.#host }];
+    return perHost.map((h) => ({
+      host: h.host,
+      state: h.condition === 'up' ? 'up' : 'down',
+      since: new Date(h.since).toISOString(),
+      ...(h.reason !== undefined ? { lastError: { reply: h.reason, at: new Date(h.since).toISOString() } } : {}),
+      ...(h.problem !== undefined ? { problem: h.problem } : {}),
+    }));
   }
 
   start(): void {

@@ -40,10 +40,13 @@ describe('mailroot import-iis', () => {
       ndrCopyTo: ['postmaster@example.com'],
       protocolLog: true,
       protocolLogDir: 'C:\\WINDOWS\\System32\\LogFiles\\SMTPSVC1',
+      maxMessagesPerConnection: 20,
+      routes: { 'partner.example': '192.0.2.10:25' },
     });
     // The report names each setting and what became of it.
     assert.match(run.stdout, /RelayIpList = 18000080.* -> allowRelay: "only the list below": 127\.0\.0\.1/);
-    assert.match(run.stdout, /NOT SUPPORTED[\s\S]*Domain partner\.example = RouteAction=4098: remote domain: forwarded to \[192\.0\.2\.10\]/);
+    assert.match(run.stdout, /Domain partner\.example = RouteAction=4098 -> routes: remote domain: forwarded to \[192\.0\.2\.10\] \(routes\)/);
+    assert.match(run.stdout, /NOT SUPPORTED[\s\S]*Domain partner\.example = RouteAction=4098: remote domain: relay to this domain allowed from anyone/);
     assert.match(run.stdout, /SmtpLocalNDRExpireMinutes = 2880: mailroot writes local mail to Drop/);
     assert.match(run.stdout, /IGNORED[\s\S]*ServerComment = \[SMTP Virtual Server #1\]/);
     // The file loads as a config, every value valid.
@@ -57,7 +60,7 @@ describe('mailroot import-iis', () => {
     const run = await importFixture('inherited.xml');
     assert.equal(run.code, 1, 'exit 1: written, but needs review (Basic auth users)');
     const written = run.written!;
-    assert.equal(written.smartHost, 'mail.corp.example:2525');
+    assert.deepEqual(written.smartHost, ['mx', 'mail.corp.example:2525'], 'SmartHostType 1: MX first, then the smart host');
     assert.deepEqual(written.allowRelay, ['127.0.0.1', '10.20.30.40', '192.168.10.0/24']);
     assert.equal(written.hostname, 'ca01.corp.example');
     assert.equal(written.maxHopCount, 20);
@@ -68,7 +71,7 @@ describe('mailroot import-iis', () => {
     assert.match(run.stdout, /HopCount = 20 \(inherited from \/LM\/SmtpSvc\) -> maxHopCount/);
     assert.match(run.stdout, /NEEDS REVIEW[\s\S]*AuthFlags = AuthBasic \| AuthAnonymous \| AuthNTLM .*-> authUsers: .*hash-password/);
     assert.match(run.stdout, /PickupDirectory = E:\\Drops\\In: mailroot keeps Pickup inside the mailroot \(D:\\Mail\\Pickup\)/);
-    assert.match(run.stdout, /SmartHostType = 1 .*: IIS tried DNS first/);
+    assert.match(run.stdout, /SmartHost, SmartHostType, RemoteSmtpPort = mail\.corp\.example, type 1, port 2525.* -> smartHost: IIS's "attempt direct delivery before sending to smart host"/);
     assert.match(run.stdout, /UnknownName_61537 \(on \/LM\/SmtpSvc\) = 0: not a setting/);
     loadConfig({ configFile: run.out, env: {} });
   });

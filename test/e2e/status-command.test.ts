@@ -65,6 +65,28 @@ describe('mailroot status', () => {
     }
   });
 
+  it('lists each smart host of a failover pair: the dead first host down (WARNING), the second up and carrying the mail', { timeout: 180_000 }, async () => {
+    const second = await new Upstream().start();
+    const deadPort = await unusedPort();
+    const mailroot = await tempMailroot();
+    const relay = await startRelay({ mailroot, smartHost: `127.0.0.1:${deadPort},${second.address}`, settings: { retry: ['10m'] } });
+    try {
+      await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['ok@example.net'] });
+      await second.waitFor(1);
+      await eventually(async () => (await status(mailroot)).json.relay.smartHosts?.length === 2, 10_000, 'both hosts in the status file');
+      const now = await status(mailroot);
+      assert.equal(now.code, 1, now.text);
+      const hosts = now.json.relay.smartHosts!;
+      assert.equal(hosts.find((h) => (h as { host?: string }).host === `127.0.0.1:${deadPort}`)?.state, 'down');
+      assert.equal(hosts.find((h) => (h as { host?: string }).host === second.address)?.state, 'up');
+      assert.match(now.json.problems[0]!.text, new RegExp(`smart host 127\\.0\\.0\\.1:${deadPort} down since .*ECONNREFUSED`));
+      assert.equal(now.json.folders.queue, 0);
+    } finally {
+      await relay.stop();
+      await second.stop();
+    }
+  });
+
   it('a killed relay is CRITICAL (its pid is gone), as is a mailroot where no relay ever ran', { timeout: 180_000 }, async () => {
     const upstream = await new Upstream().start();
     const mailroot = await tempMailroot();
