@@ -9,10 +9,15 @@ import { createLogger } from '../log/logger.js';
 import { Relay } from '../relay.js';
 import { hashPassword } from '../smtp/auth.js';
 import { MailrootLockedError } from '../spool/lock.js';
+import { serviceCommand } from './service-command.js';
+import { onStopRequest } from './stop-requests.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure (cannot listen, mailroot in use), 2 bad configuration. */
 const EXIT_RUNTIME = 1;
 const EXIT_CONFIG = 2;
+/** Deliveries in flight get this long to finish on a stop (else they stay queued); WinSW waits longer. */
+const STOP_GRACE_MS = 10_000;
+const STOP_BACKSTOP_EXTRA_MS = 5_000;
 
 function fail(code: number, message: string): never {
   process.stderr.write(`mailroot: ${message}\n`);
@@ -40,11 +45,16 @@ async function serve(argv: Record<string, unknown>): Promise<void> {
     process.exit(EXIT_RUNTIME);
   }
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (reason: string) => {
     if (stopping) return;
     stopping = true;
-    log.info('stopping', { signal });
-    relay.stop().then(
+    log.info('stopping', { reason });
+    // relay.stop() is bounded by its grace; this is the backstop if a part hangs anyway.
+    setTimeout(() => {
+      log.error('stop did not finish in time, exiting', { seconds: STOP_GRACE_MS / 1000 + STOP_BACKSTOP_EXTRA_MS / 1000 });
+      process.exit(EXIT_RUNTIME);
+    }, STOP_GRACE_MS + STOP_BACKSTOP_EXTRA_MS).unref();
+    relay.stop(STOP_GRACE_MS).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error('error while stopping', { error: (err as Error).message });
@@ -52,8 +62,7 @@ async function serve(argv: Record<string, unknown>): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  onStopRequest(stop);
   process.on('uncaughtException', (err) => log.error('unexpected error, still running', { error: err.stack ?? String(err) }));
   process.on('unhandledRejection', (err) => log.error('unexpected rejection, still running', { error: String(err) }));
 }
@@ -124,7 +133,7 @@ function configOptions(): Record<string, Options> {
   return options;
 }
 
-await yargs(hideBin(process.argv))
+const cli = yargs(hideBin(process.argv))
   .scriptName('mailroot')
   .usage('$0 [serve] [options]\n\nStore-and-forward SMTP relay with an IIS-compatible mailroot.')
   .option('config', { type: 'string', describe: 'JSON config file (default: mailroot.json in the working folder, if present)' })
@@ -134,7 +143,8 @@ await yargs(hideBin(process.argv))
     'Print a password hash for authUsers; the password is read from the terminal (not echoed) or standard input',
     (y) => y.option('user', { type: 'string', describe: 'Print a whole authUsers entry, "name:hash"' }),
     (argv) => hashPasswordCommand(argv),
-  )
+  );
+await serviceCommand(cli)
   .strictOptions()
   .fail((message, err) => {
     if (err) throw err;

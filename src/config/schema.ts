@@ -5,6 +5,7 @@ import net from 'node:net';
 import { canonicalDomain } from '../smtp/addresses.js';
 import { parseAuthUser, type AuthUser } from '../smtp/auth.js';
 import { TLS_VERSIONS, type TlsVersion } from '../smtp/tls.js';
+import { defaultMailroot } from './default-mailroot.js';
 import { formatCidr, isWideCidr, parseCidr, type Cidr } from './cidr.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -54,6 +55,7 @@ export interface Config {
   pickupSettleTime: number;
   logLevel: LogLevel;
   logFile: string | undefined;
+  eventLog: boolean;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -204,8 +206,8 @@ const listenAddress: Parser<HostPort> = (raw) => {
 export const CONFIG_KEYS = {
   mailroot: {
     description: 'Root folder holding Pickup, Queue, Badmail, Drop and SortTemp (created if missing)',
-    defaultText: '"./spool"',
-    default: () => './spool',
+    defaultText: '"./spool"; on Windows "C:\\inetpub\\mailroot" when that folder exists',
+    default: () => defaultMailroot(),
     parse: nonEmptyString,
   },
   listen: {
@@ -470,6 +472,12 @@ export const CONFIG_KEYS = {
     defaultText: '(none)',
     default: () => undefined,
     parse: nonEmptyString,
+  },
+  eventLog: {
+    description: 'Windows only: also write start, stop, smart host down and up, the first Badmail message and errors to the Application event log, source "mailroot"',
+    defaultText: 'true on Windows, false elsewhere',
+    default: () => process.platform === 'win32',
+    parse: boolean,
   },
 } satisfies { [K in keyof Config]: KeySpec<Config[K]> };
 
