@@ -5,6 +5,7 @@ import yargs, { type Options } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, KEY_NAMES, envName, flagName, keySpec, type ConfigKey } from '../config/schema.js';
+import { attachEventLog } from '../log/event-log-transport.js';
 import { createLogger } from '../log/logger.js';
 import { Relay } from '../relay.js';
 import { hashPassword } from '../smtp/auth.js';
@@ -35,6 +36,7 @@ async function serve(argv: Record<string, unknown>): Promise<void> {
     throw err;
   }
   const log = createLogger({ level: config.logLevel, file: config.logFile });
+  const eventLogWritten = config.eventLog ? attachEventLog(log) : () => Promise.resolve();
   let relay: Relay;
   try {
     relay = await Relay.start(config, log);
@@ -55,7 +57,7 @@ async function serve(argv: Record<string, unknown>): Promise<void> {
       process.exit(EXIT_RUNTIME);
     }, STOP_GRACE_MS + STOP_BACKSTOP_EXTRA_MS).unref();
     relay.stop(STOP_GRACE_MS).then(
-      () => process.exit(0),
+      () => eventLogWritten().then(() => process.exit(0)),
       (err: unknown) => {
         log.error('error while stopping', { error: (err as Error).message });
         process.exit(EXIT_RUNTIME);

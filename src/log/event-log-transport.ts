@@ -2,7 +2,8 @@
 // Windows Application log: the relay started and stopped, the smart host went down and came back, the first
 // message since the start went to Badmail, and errors. Everything else stays in the normal log only.
 import TransportStream from 'winston-transport';
-import type { EventLogEntry, EventLogWriter } from './event-log.js';
+import { EventLogWriter, type EventLogEntry, type EventLogOptions } from './event-log.js';
+import type { Logger } from './logger.js';
 
 /** Event IDs, stable so that an administrator can filter or alert on them. */
 export const EVENT_IDS = {
@@ -69,4 +70,28 @@ export class EventLogTransport extends TransportStream {
     if (entry !== undefined) this.#writer.write(entry);
     next();
   }
+}
+
+/**
+ * Adds the Event Log transport to the relay's logger (Windows only; elsewhere a warning). Returns a function that
+ * waits, at most `maxWaitMs`, for the queued entries to be written: called before the process exits.
+ */
+export function attachEventLog(log: Logger, options: EventLogOptions = {}, maxWaitMs = 3000): () => Promise<void> {
+  if (process.platform !== 'win32' && options.command === undefined) {
+    log.warn('eventLog: the Windows event log exists only on Windows; not written');
+    return () => Promise.resolve();
+  }
+  const writer = new EventLogWriter({
+    onError: (error) => log.warn(error.message),
+    ...options,
+  });
+  log.add(new EventLogTransport(writer));
+  return () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, maxWaitMs);
+      void writer.flushed().then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
 }

@@ -81,7 +81,7 @@ export class EventLogWriter {
       return;
     }
     if (this.#dropped > 0) {
-      entry = { ...entry, message: `${entry.message} (${this.#dropped} earlier event log entries were dropped: too many at once)` };
+      entry = { ...entry, message: `${entry.message} (${this.#dropped} other event log entries were dropped: too many at once)` };
       this.#dropped = 0;
     }
     this.#running = true;

@@ -138,7 +138,10 @@ export interface HeadRead {
 export async function readEnvelopeHead(file: string): Promise<HeadResult & HeadRead> {
   const fd = await openExisting(file);
   try {
-    const { size, ino } = await fstatFile(fd);
+    const stats = await fstatFile(fd);
+    const { size, ino } = stats;
+    // Windows opens a folder like a file (and reads nothing from it): name it as POSIX's read() does.
+    if (stats.isDirectory()) throw Object.assign(new Error(`EISDIR: a folder, ${file}`), { code: 'EISDIR' });
     let buffer = Buffer.alloc(0);
     for (;;) {
       const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(0, size - buffer.length)));
