@@ -56,6 +56,7 @@ export class WindowsService implements ServiceManager {
       await fs.copyFile(winsw, this.wrapper);
       await fs.copyFile(`${winsw}.config`, `${this.wrapper}.config`).catch(() => undefined); // .NET 4 runtime hint
       await fs.writeFile(this.configFile, this.describe(spec, password), { mode: 0o600 });
+      if (password !== undefined) await this.#restrictToAdministrators(this.configFile);
       await this.#wrapper('install');
     } catch (err) {
       await this.#removeWrapperFiles();
@@ -92,6 +93,12 @@ export class WindowsService implements ServiceManager {
     const result = await this.#run(this.wrapper, [verb], { cwd: this.folder });
     if (result.code !== 0) throw new ServiceError(`service ${verb} failed (${path.basename(this.wrapper)} exit ${result.code}): ${result.output.trim()}`);
     return result.output.trim();
+  }
+
+  /** The XML holds the account's password: only SYSTEM (S-1-5-18) and Administrators (S-1-5-32-544) may read it. */
+  async #restrictToAdministrators(file: string): Promise<void> {
+    const result = await this.#run('icacls', [file, '/inheritance:r', '/grant:r', '*S-1-5-18:F', '*S-1-5-32-544:F'], { cwd: this.folder });
+    if (result.code !== 0) throw new ServiceError(`cannot limit access to ${file} (it holds a password): ${result.output.trim()}`);
   }
 
   async #requireInstalled(): Promise<void> {
