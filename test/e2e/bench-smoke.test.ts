@@ -27,7 +27,7 @@ function runBench(args: string[], timeoutMs: number): Promise<{ code: number | n
 }
 
 // Under Windows' node.exe on Wine every process start and file operation is several times slower (about 250 s
-// for the smoke run on 2 loaded cores, against 60 s on Linux): a longer bound there, still bounded.
+// for the smoke run on 2 loaded cores, 111 s on Linux under the same load): a longer bound there, still bounded.
 const BENCH_LIMIT_MS = process.platform === 'win32' ? 600_000 : 140_000;
 
 describe('bench smoke run', () => {

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { STOP_MESSAGE } from '../../src/cli/stop-requests.js';
 import { sendMail } from '../helpers/client.js';
 import { filesIn, tempMailroot } from '../helpers/relay.js';
+import { START_LIMIT_MS } from '../helpers/relay-process.js';
 import { unusedPort, Upstream } from '../helpers/upstream.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -24,9 +25,10 @@ function run(args: string[], options: { cwd: string; env?: Record<string, string
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILROOT_')));
     const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd, env: { ...env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     const stopWith = options.stopWith ?? 'message';
+    child.channel?.unref();
     let stderr = '';
     let signalled = false;
-    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const killer = setTimeout(() => child.kill('SIGKILL'), START_LIMIT_MS + 5_000);
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       if (!signalled && options.untilStderr?.test(stderr)) {
