@@ -87,12 +87,13 @@ describe('Windows service (WinSW)', () => {
 });
 
 describe('Linux service (systemd)', () => {
-  const spec = serviceSpec({
-    configFile: '/etc/mail root/mailroot.json',
-    mailroot: '/var/spool/mail root',
-    logFile: '/var/log/mailroot/relay.log',
-    program: { executable: '/usr/bin/node', leading: ['/opt/mailroot 1%/dist/src/cli/main.js'] },
-  });
+  // A literal spec: serviceSpec() resolves paths the host's way (Windows ones under node.exe).
+  const spec: ServiceSpec = {
+    executable: '/usr/bin/node',
+    arguments: ['/opt/mailroot 1%/dist/src/cli/main.js', 'serve', '--config', '/etc/mail root/mailroot.json'],
+    workingDirectory: '/etc/mail root',
+    writablePaths: ['/var/spool/mail root', '/var/log/mailroot'],
+  };
 
   it('writes a hardened unit that runs serve --config from the config folder', () => {
     const unit = systemdUnit(spec);
@@ -105,6 +106,18 @@ describe('Linux service (systemd)', () => {
     assert.doesNotMatch(unit, /^User=/m, 'root unless an account is named');
     assert.match(systemdUnit({ ...spec, account: 'mailroot' }), /^User=mailroot$/m);
     assert.equal(quoteSystemdWord('a"b\\c$d'), '"a\\"b\\\\c$$d"');
+  });
+
+  const analyze = spawnSync('systemd-analyze', ['--version']).status === 0;
+  it('writes a unit that systemd itself accepts (systemd-analyze verify)', { skip: !analyze && 'systemd-analyze is not installed' }, async () => {
+    const folder = path.join(await tempMailroot(), 'mail root');
+    await fs.mkdir(folder);
+    const unitFile = path.join(folder, 'mailroot.service');
+    const real = serviceSpec({ configFile: path.join(folder, 'mailroot.json'), mailroot: folder });
+    await fs.writeFile(unitFile, systemdUnit(real));
+    const result = spawnSync('systemd-analyze', ['verify', '--man=no', unitFile], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /Unknown|ignoring|Invalid/i);
   });
 
   it('installs, enables and starts once, refuses a second install, and uninstalls', async () => {
