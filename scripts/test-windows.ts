@@ -18,7 +18,7 @@ import { CACHE, REPO_ROOT, portableNode } from './portable-node.js';
  * under it with "Fatal process out of memory: SegmentedTable::InitializeTable" (V8's address-space reservation).
  */
 export const WINDOWS_NODE = '22.23.3';
-/** The suite takes about 5 minutes under Wine on 2 idle cores; a hung run is ended well inside CI's 90. */
+/** The suite took 16 minutes under Wine on 2 cores shared with other builds (load 13); a hung run is ended inside CI's 90. */
 const SUITE_TIMEOUT_MS = 40 * 60_000;
 const PREFIX_TIMEOUT_MS = 10 * 60_000;
 
