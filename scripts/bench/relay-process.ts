@@ -130,7 +130,7 @@ export class RelayProcess {
   }
 
   /** Connects until the relay sends its 220 greeting; returns when that happened (nowMs clock). */
-  async waitForGreeting(timeoutMs = 20_000): Promise<number> {
+  async waitForGreeting(timeoutMs = process.platform === 'win32' ? 60_000 : 20_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.exited) throw new Error(`relay exited with ${this.child.exitCode ?? this.child.signalCode}; see ${this.logFile}`);

@@ -5,6 +5,7 @@ import yargs, { type Options } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, KEY_NAMES, envName, flagName, keySpec, type ConfigKey } from '../config/schema.js';
+import { attachEventLog } from '../log/event-log-transport.js';
 import { createLogger } from '../log/logger.js';
 import { Relay } from '../relay.js';
 import { hashPassword } from '../smtp/auth.js';
@@ -15,10 +16,15 @@ import { importIisCommand } from './import-iis-command.js';
 import { initCommand } from './init-command.js';
 import { queueCommand } from './queue-command.js';
 import { statusCommand } from './status-command.js';
+import { serviceCommand } from './service-command.js';
+import { onStopRequest } from './stop-requests.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure (cannot listen, mailroot in use), 2 bad configuration. */
 const EXIT_RUNTIME = 1;
 const EXIT_CONFIG = 2;
+/** Deliveries in flight get this long to finish on a stop (else they stay queued); WinSW waits longer. */
+const STOP_GRACE_MS = 10_000;
+const STOP_BACKSTOP_EXTRA_MS = 5_000;
 
 function fail(code: number, message: string): never {
   process.stderr.write(`mailroot: ${message}\n`);
@@ -36,6 +42,7 @@ async function serve(argv: Record<string, unknown>): Promise<void> {
     throw err;
   }
   const log = createLogger({ level: config.logLevel, file: config.logFile, retentionDays: Math.max(1, Math.ceil(config.logRetention / 86_400_000)) });
+  const eventLogWritten = config.eventLog ? attachEventLog(log) : () => Promise.resolve();
   let relay: Relay;
   try {
     relay = await Relay.start(config, log);
@@ -46,20 +53,24 @@ async function serve(argv: Record<string, unknown>): Promise<void> {
     process.exit(EXIT_RUNTIME);
   }
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (reason: string) => {
     if (stopping) return;
     stopping = true;
-    log.info('stopping', { signal });
-    relay.stop().then(
-      () => process.exit(0),
+    log.info('stopping', { reason });
+    // relay.stop() is bounded by its grace; this is the backstop if a part hangs anyway.
+    setTimeout(() => {
+      log.error('stop did not finish in time, exiting', { seconds: STOP_GRACE_MS / 1000 + STOP_BACKSTOP_EXTRA_MS / 1000 });
+      process.exit(EXIT_RUNTIME);
+    }, STOP_GRACE_MS + STOP_BACKSTOP_EXTRA_MS).unref();
+    relay.stop(STOP_GRACE_MS).then(
+      () => eventLogWritten().then(() => process.exit(0)),
       (err: unknown) => {
         log.error('error while stopping', { error: (err as Error).message });
         process.exit(EXIT_RUNTIME);
       },
     );
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  onStopRequest(stop);
   process.on('uncaughtException', (err) => log.error('unexpected error, still running', { error: err.stack ?? String(err) }));
   process.on('unhandledRejection', (err) => log.error('unexpected rejection, still running', { error: String(err) }));
 }
@@ -131,7 +142,7 @@ function configOptions(): Record<string, Options> {
 }
 
 // No top-level await: the release bundle (scripts/release.ts) is CommonJS, which has none.
-void yargs(hideBin(process.argv))
+const cli = yargs(hideBin(process.argv))
   .scriptName('mailroot')
   .usage('$0 [serve] [options]\n\nStore-and-forward SMTP relay with an IIS-compatible mailroot.')
   .option('config', { type: 'string', describe: 'JSON config file (default: mailroot.json in the working folder, if present)' })
@@ -146,7 +157,8 @@ void yargs(hideBin(process.argv))
   .command(checkConfigCommand)
   .command(initCommand)
   .command(queueCommand)
-  .command(statusCommand)
+  .command(statusCommand);
+void serviceCommand(cli)
   .strictOptions()
   .fail((message, err) => {
     if (err) throw err;

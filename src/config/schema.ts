@@ -5,6 +5,7 @@ import net from 'node:net';
 import { canonicalDomain } from '../smtp/addresses.js';
 import { parseAuthUser, type AuthUser } from '../smtp/auth.js';
 import { TLS_VERSIONS, type TlsVersion } from '../smtp/tls.js';
+import { defaultMailroot } from './default-mailroot.js';
 import { formatCidr, isWideCidr, parseCidr, type Cidr } from './cidr.js';
 import { isValidHostname, machineFqdn } from './hostname.js';
 import { Secret } from './secret.js';
@@ -82,6 +83,7 @@ export interface Config {
   alertMailVia: HostPort | undefined;
   alertWebhook: string | undefined;
   alertInterval: number;
+  eventLog: boolean;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -245,8 +247,8 @@ const listenAddress: Parser<HostPort> = (raw) => {
 export const CONFIG_KEYS = {
   mailroot: {
     description: 'Root folder holding Pickup, Queue, Badmail, Drop and SortTemp (created if missing)',
-    defaultText: '"./spool"',
-    default: () => './spool',
+    defaultText: '"./spool"; on Windows "C:\\inetpub\\mailroot" when that folder exists',
+    default: () => defaultMailroot(),
     parse: nonEmptyString,
   },
   listen: {
@@ -689,6 +691,12 @@ export const CONFIG_KEYS = {
     defaultText: '"1h"',
     default: () => 3_600_000,
     parse: positiveDuration,
+  },
+  eventLog: {
+    description: 'Windows only: also write start, stop, smart host down and up, the first Badmail message and errors to the Application event log, source "mailroot"',
+    defaultText: 'true on Windows, false elsewhere',
+    default: () => process.platform === 'win32',
+    parse: boolean,
   },
 } satisfies { [K in keyof Config]: KeySpec<Config[K]> };
 

@@ -4,8 +4,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { STOP_MESSAGE } from '../../src/cli/stop-requests.js';
 import { sendMail } from '../helpers/client.js';
 import { filesIn, tempMailroot } from '../helpers/relay.js';
+import { START_LIMIT_MS } from '../helpers/relay-process.js';
 import { unusedPort, Upstream } from '../helpers/upstream.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -15,19 +17,24 @@ interface Run {
   stderr: string;
 }
 
-function run(args: string[], options: { cwd: string; env?: Record<string, string>; untilStderr?: RegExp; thenSignal?: NodeJS.Signals; during?: () => Promise<void> }): Promise<Run> {
+/** How the test asks the relay to stop: a signal (POSIX only: Windows' kill() terminates) or the IPC stop message. */
+type StopWith = NodeJS.Signals | 'message';
+
+function run(args: string[], options: { cwd: string; env?: Record<string, string>; untilStderr?: RegExp; stopWith?: StopWith; during?: () => Promise<void> }): Promise<Run> {
   return new Promise((resolve, reject) => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILROOT_')));
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd, env: { ...env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd, env: { ...env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const stopWith = options.stopWith ?? 'message';
+    child.channel?.unref();
     let stderr = '';
     let signalled = false;
-    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.stderr.on('data', (chunk: Buffer) => {
+    const killer = setTimeout(() => child.kill('SIGKILL'), START_LIMIT_MS + 5_000);
+    child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       if (!signalled && options.untilStderr?.test(stderr)) {
         signalled = true;
         (options.during ?? (async () => undefined))().then(
-          () => child.kill(options.thenSignal ?? 'SIGTERM'),
+          () => (stopWith === 'message' ? child.send(STOP_MESSAGE) : child.kill(stopWith)),
           (err: unknown) => {
             child.kill('SIGKILL');
             reject(err);
@@ -73,27 +80,39 @@ describe('command line', () => {
     assert.match(badFlag.stderr, /Unknown arguments?: smart-hots/);
   });
 
-  it('runs `serve`, accepts mail, and on SIGTERM stops cleanly with exit 0', async () => {
-    const cwd = await tempMailroot();
-    const upstream = await new Upstream().start();
-    const port = await unusedPort();
-    try {
-      const result = await run(['serve', '--listen', `127.0.0.1:${port}`, '--hostname', 'cli.test'], {
-        cwd,
-        env: { MAILROOT_SMART_HOST: upstream.address },
-        untilStderr: /listening/,
-        during: async () => {
-          await sendMail({ port, from: 'a@example.com', to: ['b@example.net'] });
-          await upstream.waitFor(1);
-        },
-      });
-      assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stderr, /accepted id="/);
-      assert.match(result.stderr, /attempt .*result="delivered"/);
-      assert.deepEqual(await filesIn(path.join(cwd, 'spool', 'Queue')), []);
-      await assert.rejects(fs.access(path.join(cwd, 'spool', 'mailroot.lock')), 'lock released on exit');
-    } finally {
-      await upstream.stop();
-    }
-  });
+  const posixOnly = process.platform === 'win32' ? 'Windows has no POSIX signals: kill() terminates at once (the stop message is tested instead)' : false;
+  const cases: { stopWith: StopWith; skip: string | false }[] = [
+    { stopWith: 'message', skip: false },
+    { stopWith: 'SIGTERM', skip: posixOnly },
+    { stopWith: 'SIGINT', skip: posixOnly },
+    { stopWith: 'SIGHUP', skip: posixOnly },
+  ];
+  for (const { stopWith, skip } of cases) {
+    it(`runs \`serve\`, accepts mail, and on ${stopWith === 'message' ? 'the IPC stop message' : stopWith} stops cleanly with exit 0`, { skip }, async () => {
+      const cwd = await tempMailroot();
+      const upstream = await new Upstream().start();
+      const port = await unusedPort();
+      try {
+        const result = await run(['serve', '--listen', `127.0.0.1:${port}`, '--hostname', 'cli.test'], {
+          cwd,
+          env: { MAILROOT_SMART_HOST: upstream.address },
+          untilStderr: /listening/,
+          stopWith,
+          during: async () => {
+            await sendMail({ port, from: 'a@example.com', to: ['b@example.net'] });
+            await upstream.waitFor(1);
+          },
+        });
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stderr, /accepted id="/);
+        assert.match(result.stderr, /attempt .*result="delivered"/);
+        assert.match(result.stderr, new RegExp(`stopping reason="${stopWith === 'message' ? 'stop message' : stopWith}"`));
+        assert.match(result.stderr, /relay stopped/);
+        assert.deepEqual(await filesIn(path.join(cwd, 'spool', 'Queue')), []);
+        await assert.rejects(fs.access(path.join(cwd, 'spool', 'mailroot.lock')), 'lock released on exit');
+      } finally {
+        await upstream.stop();
+      }
+    });
+  }
 });

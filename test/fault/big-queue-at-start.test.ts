@@ -6,6 +6,9 @@ import { sendMail } from '../helpers/client.js';
 import { eventually, filesIn, relayPort, startRelay, tempMailroot } from '../helpers/relay.js';
 import { Upstream } from '../helpers/upstream.js';
 
+/** A hang guard: under Wine's node.exe on a loaded 2-core machine 2 870 of the 3 001 arrived in 120 s. */
+const DRAIN_LIMIT_MS = process.platform === 'win32' ? 360_000 : 120_000;
+
 // 100 000 files is the benchmark's job (scripts/bench); this checks the behaviour at a size npm test affords.
 describe('a large queue at start-up', () => {
   it('accepts new mail at once while the existing queue is still being read, and delivers everything', async () => {
@@ -22,7 +25,7 @@ describe('a large queue at start-up', () => {
     try {
       const { response } = await sendMail({ port: relayPort(relay), from: 'a@example.com', to: ['new@example.net'] });
       assert.match(response, /^250 /);
-      await upstream.waitFor(count + 1, 120_000);
+      await upstream.waitFor(count + 1, DRAIN_LIMIT_MS);
       await eventually(async () => (await filesIn(queue)).length === 0, 20_000, 'Queue to empty');
       assert.equal(new Set(upstream.received.map((m) => m.to[0])).size, count + 1);
     } finally {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError, envName, flagName } from '../../src/config/schema.js';
+import { START_LIMIT_MS } from '../helpers/relay-process.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const base = { smartHost: 'h' };
@@ -60,7 +61,7 @@ describe('config: probeInterval', () => {
   it('is a command-line flag: a bad --probe-interval exits 2 naming the key', async () => {
     const cwd = await fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-config-'));
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILROOT_')));
-    const run = spawnSync(process.execPath, [MAIN, 'serve', '--smart-host', 'h:25', '--probe-interval', 'never'], { cwd, env, encoding: 'utf8', timeout: 20_000 });
+    const run = spawnSync(process.execPath, [MAIN, 'serve', '--smart-host', 'h:25', '--probe-interval', 'never'], { cwd, env, encoding: 'utf8', timeout: START_LIMIT_MS });
     assert.equal(run.status, 2, run.stderr);
     assert.match(run.stderr, /probeInterval must be a duration above zero .*"never".*flag --probe-interval/);
   });
