@@ -67,7 +67,14 @@ export class WindowsService implements ServiceManager {
       await this.#removeWrapperFiles();
       throw err;
     }
-    return `installed the Windows service "${SERVICE_NAME}" (wrapper and configuration in ${this.folder}); start it with "mailroot service start"`;
+    // Started at once, as systemd's "enable --now" does on Linux. A service that cannot start stays installed:
+    // fix what its log says, then "mailroot service start".
+    try {
+      await this.#wrapper('start');
+    } catch (err) {
+      throw new ServiceError(`installed the Windows service "${SERVICE_NAME}", but it did not start: ${(err as Error).message}; see ${path.join(this.folder, 'logs')}`);
+    }
+    return `installed and started the Windows service "${SERVICE_NAME}" (wrapper and configuration in ${this.folder})`;
   }
 
   async uninstall(): Promise<string> {

@@ -61,15 +61,15 @@ describe('Windows service (WinSW)', () => {
     const service = new WindowsService({ folder, winsw, run });
     assert.equal(await service.status(), 'not installed');
     await service.install(windowsSpec);
-    assert.deepEqual(calls, ['mailroot-service.exe install']);
+    assert.deepEqual(calls, ['mailroot-service.exe install', 'mailroot-service.exe start'], 'installed, then started (as systemd\'s enable --now)');
     assert.equal(await fs.readFile(path.join(folder, 'mailroot-service.exe'), 'utf8'), 'stand-in for winsw.exe');
     assert.match(await fs.readFile(path.join(folder, 'mailroot-service.xml'), 'utf8'), /<logpath>.*mailroot service[\\/]logs<\/logpath>/);
     await assert.rejects(service.install(windowsSpec), (err: Error) => err instanceof ServiceError && /already installed/.test(err.message));
-    assert.equal(calls.length, 1, 'the second install asked the wrapper nothing');
+    assert.equal(calls.length, 2, 'the second install asked the wrapper nothing');
     await service.stop();
     await service.start();
     await service.uninstall();
-    assert.deepEqual(calls.slice(1), ['mailroot-service.exe stop', 'mailroot-service.exe start', 'mailroot-service.exe stop', 'mailroot-service.exe uninstall']);
+    assert.deepEqual(calls.slice(2), ['mailroot-service.exe stop', 'mailroot-service.exe start', 'mailroot-service.exe stop', 'mailroot-service.exe uninstall']);
     assert.deepEqual(await fs.readdir(folder), ['logs']);
     await assert.rejects(service.start(), /not installed/);
   });
