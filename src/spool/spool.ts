@@ -79,8 +79,6 @@ export type ReadQueuedResult =
 
 export interface QueueListing {
   messages: string[];
-  /** The messages with an .rtr beside them; the others have never had a failed attempt recorded. */
-  withState: Set<string>;
   /** .rtr files whose message is gone (delivered elsewhere, or moved out by an operator). */
   orphanStates: string[];
 }
@@ -106,10 +104,6 @@ export class Spool {
   readonly layout: MailrootLayout;
   readonly #lock: MailrootLock | undefined;
   readonly #queuedListeners: Array<(name: string) => void> = [];
-  /** Queue names accept() is committing: renamed in, onQueued listeners not yet told. */
-  readonly #beingQueued = new Set<string>();
-  /** Queue files removeDelivered() unlinked whose removal watch event has not been seen yet (takeRemoved). */
-  #removed = new Set<string>();
 
   private constructor(layout: MailrootLayout, lock: MailrootLock | undefined) {
     this.layout = layout;
@@ -157,24 +151,6 @@ export class Spool {
     this.#queuedListeners.push(listener);
   }
 
-  /** True while accept() is committing this Queue file: a watcher need not report it, onQueued will. */
-  isBeingQueued(name: string): boolean {
-    return this.#beingQueued.has(name);
-  }
-
-  /**
-   * True, once, for a Queue file removeDelivered() unlinked: its watch event is that removal, not news. Two in
-   * three of those events came after the scheduler had forgotten the name, each costing an access() in the
-   * thread pool. `forgetRemoved` drops names whose event never came (after a full listing).
-   */
-  takeRemoved(name: string): boolean {
-    return this.#removed.delete(name);
-  }
-
-  forgetRemoved(): void {
-    this.#removed.clear();
-  }
-
   queuePath(name: string): string {
     return path.join(this.layout.queue, name);
   }
@@ -217,16 +193,10 @@ export class Spool {
     if (targets.drop) files.push({ envelope: targets.drop, dir: this.layout.drop, temp: this.#tempPath(id, 'drop') });
     if (targets.queue) files.push({ envelope: targets.queue, dir: this.layout.queue, temp: this.#tempPath(id, 'accept') });
     if (files.length === 0) throw new Error('acceptTo needs a queue or a drop envelope');
-    const queueName = id + QUEUE_SUFFIX;
-    if (targets.queue) this.#beingQueued.add(queueName);
-    try {
-      const size = await this.#writeAndCommit(id, files, body, options);
-      failpoint('accept-after-rename');
-      if (targets.queue) for (const listener of this.#queuedListeners) listener(queueName);
-      return { id, size };
-    } finally {
-      this.#beingQueued.delete(queueName);
-    }
+    const size = await this.#writeAndCommit(id, files, body, options);
+    failpoint('accept-after-rename');
+    if (targets.queue) for (const listener of this.#queuedListeners) listener(id + QUEUE_SUFFIX);
+    return { id, size };
   }
 
   /** The durable path for acceptTo's files; returns the size of the last one. */
@@ -318,9 +288,8 @@ export class Spool {
       }
     }
     const orphanStates = [...states].filter((name) => !ids.has(name.slice(0, -STATE_SUFFIX.length)));
-    const withState = new Set(messages.filter((name) => states.has(idOf(name) + STATE_SUFFIX)));
     messages.sort(); // ids sort by arrival time: oldest first
-    return { messages, withState, orphanStates };
+    return { messages, orphanStates };
   }
 
   async readQueued(name: string): Promise<ReadQueuedResult> {
@@ -405,12 +374,11 @@ export class Spool {
    * brings the message back and it is sent again, a duplicate and never a loss, while the fsync cost a disk
    * flush per delivered message that every accept waiting on the same folder shared.
    */
-  async removeDelivered(message: QueuedMessage, options: { hasState: boolean } = { hasState: true }): Promise<void> {
+  async removeDelivered(message: QueuedMessage): Promise<void> {
     const current = await statFile(message.path).catch(() => undefined);
     if (current && current.ino !== message.ino) return;
-    this.#removed.add(message.name);
     await unlinkIfPresent(message.path);
-    if (options.hasState) await unlinkIfPresent(this.#statePath(message.name));
+    await unlinkIfPresent(this.#statePath(message.name));
   }
 
   /** Atomically replaces the queued file with one that lists only `recipients`; the message bytes are kept. */
