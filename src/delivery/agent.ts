@@ -1,5 +1,6 @@
 // One delivery attempt for one queued message, and what it leaves behind: the file removed, rewritten to the
 // recipients still to do, moved to Badmail with a reason, or kept with its retry state updated.
+import { describeDuration } from '../config/units.js';
 import { failpoint } from '../failpoints.js';
 import type { Logger } from '../log/logger.js';
 import type { MailEvents } from '../log/mail-events.js';
@@ -318,7 +319,7 @@ export class DeliveryAgent {
     if ('giveUp' in decision) {
       const failed = perRecipient ?? everyRecipient(message, reply);
       const cause: FailureCause = hostDown ? 'unreachable' : 'refused';
-      return this.#toBadmail(message, state, `expired: not delivered within ${formatAge(this.#policy.expire)} of being queued`, failed, cause);
+      return this.#toBadmail(message, state, `expired: not delivered within ${describeDuration(this.#policy.expire)} of being queued`, failed, cause);
     }
     state.nextAttempt = decision.retryAt;
     if (!state.delayNotified && this.#delayNotify > 0 && now.getTime() - state.firstQueued.getTime() >= this.#delayNotify) {
@@ -378,13 +379,6 @@ export class DeliveryAgent {
     this.#events.badmail({ id: name, reason, recipients: [] });
     return { kind: 'badmail' };
   }
-}
-
-function formatAge(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} day(s)`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} hour(s)`;
-  if (ms % 60_000 === 0) return `${ms / 60_000} minute(s)`;
-  return `${Math.round(ms / 1000)} second(s)`;
 }
 
 /** Every recipient of the message, each with the same reply. */

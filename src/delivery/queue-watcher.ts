@@ -4,9 +4,8 @@
 // it knows, and the relay's own changes (a file it queued, removed or rewrote) need no filtering here.
 //
 // Why fs.watch and not chokidar here: chokidar re-reads the whole directory (an lstat per entry) after each
-// change event, back to back while events keep coming. Queue changes on every accept, attempt and delivery, so
-// with thousands of queued files that made delivery quadratic (2 000 queued files: 47 msg/s, a core busy in
-// lstat). fs.watch hands over the file name for O(1) per event; the rescan covers what it misses.
+// change event. Queue changes on every accept, attempt and delivery, so with thousands of queued files that made
+// delivery quadratic. fs.watch hands over the file name for O(1) per event; the rescan covers what it misses.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log/logger.js';

@@ -323,8 +323,8 @@ export class Spool {
 
   /**
    * The message bytes after the envelope lines: the bytes read with them when that was the whole message (most
-   * are), else streamed from disk. Reads are sized to the message (64 KB at most): each read allocates a buffer of the full high-water mark, so a fixed 64 KB cost 128 KB of garbage for a
-   * 4 KB message, and the collector's threads spent more CPU on that than the delivery itself.
+   * are), else streamed from disk, in reads sized to the message (64 KB at most): each read allocates a buffer
+   * of the full high-water mark, so a fixed 64 KB would make mostly garbage for a small message.
    */
   openBody(message: QueuedMessage): Readable {
     // Usually the read that found the envelope lines got the whole message: no second read of the file.
@@ -335,8 +335,8 @@ export class Spool {
 
   /** Up to `limit` bytes of the message after the envelope lines; `complete` when that is all of it. */
   async readMessageStart(message: QueuedMessage, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
-    // Sized to the message (plus one byte to tell "complete" from "cut"): most are a few KB, and a fresh
-    // zero-filled 256 KB per delivery was the relay's largest source of garbage.
+    // Sized to the message (plus one byte to tell "complete" from "cut"): most are a few KB, and `limit` is
+    // far larger, so a buffer of `limit` per delivery would be mostly garbage.
     const length = Math.max(1, Math.min(limit + 1, message.size - message.bodyOffset + 1));
     const { fd } = await openUntrusted(message.path);
     let bytes: Buffer;
@@ -552,8 +552,8 @@ interface BatchTarget {
 
 /**
  * Writes the same bytes to one or more open files (Queue and Drop), gathering them in memory up to
- * BATCH_BYTES per write. Most messages are a few KB: one writev each instead of one write per chunk the
- * client's TCP segments happened to make, which cut the accept path's thread-pool round trips.
+ * BATCH_BYTES per write. Most messages are a few KB: one writev each instead of one write (a thread-pool round
+ * trip) per chunk the client's TCP segments happened to make.
  */
 class BatchedFileWriter extends Writable {
   readonly #targets: BatchTarget[];
