@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { stallPoolThread, takeStall, type StalledOp } from '../failpoints.js';
+import { errorCode } from './durable.js';
 
 const openAsync = promisify(fs.open);
 const closeAsync = promisify(fs.close);
@@ -113,4 +114,13 @@ export async function freeSpace(dir: string): Promise<number> {
 
 export function statFile(file: string): Promise<fs.Stats> {
   return statAsync(file);
+}
+
+/** Removes a file; one already gone is fine. */
+export async function unlinkIfPresent(file: string): Promise<void> {
+  try {
+    await unlinkFile(file);
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+  }
 }
