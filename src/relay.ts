@@ -84,7 +84,6 @@ export class Relay {
       concurrency: config.concurrency,
       probeInterval: config.probeInterval,
       slowRetry: Math.min(config.retry[0]!, SLOW_RETRY_CAP),
-      holdRecordDelay: Math.min(config.retry[0]!, SLOW_RETRY_CAP),
       hostDescription: this.#transport.description,
       log,
       events,

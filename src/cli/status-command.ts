@@ -8,7 +8,7 @@ import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
 import { relayLiveness } from '../ops/status-file.js';
-import { timeOfId } from '../queue-admin/queue-files.js';
+import { timeOfId } from '../spool/ids.js';
 import { holdFolder, prepareLayout } from '../spool/layout.js';
 import { idOf, isQueueMessageName } from '../spool/spool.js';
 import { CommandError, printJson, runCommand } from './command-output.js';

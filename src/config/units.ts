@@ -43,9 +43,26 @@ export function parseSize(value: unknown): number | undefined {
   return bytes > 0 ? bytes : undefined;
 }
 
+/** Whole units, largest first: what formatDuration and describeDuration write. */
+const WHOLE_UNITS = [
+  ['d', 'day', 86_400_000],
+  ['h', 'hour', 3_600_000],
+  ['m', 'minute', 60_000],
+  ['s', 'second', 1000],
+] as const;
+
+/** Milliseconds -> a config value parseDuration reads back: "15m", "2d", "250ms". */
 export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, , size] of WHOLE_UNITS) {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;
+}
+
+/** Milliseconds -> words for a person (a Badmail reason): "2 day(s)", "3 second(s)"; seconds at the finest. */
+export function describeDuration(ms: number): string {
+  for (const [, word, size] of WHOLE_UNITS) {
+    if (ms >= size && ms % size === 0) return `${ms / size} ${word}(s)`;
+  }
+  return `${Math.round(ms / 1000)} second(s)`;
 }

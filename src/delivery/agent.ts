@@ -1,10 +1,12 @@
 // One delivery attempt for one queued message, and what it leaves behind: the file removed, rewritten to the
 // recipients still to do, moved to Badmail with a reason, or kept with its retry state updated.
+import { describeDuration } from '../config/units.js';
 import { failpoint } from '../failpoints.js';
 import type { Logger } from '../log/logger.js';
 import type { MailEvents } from '../log/mail-events.js';
 import type { RetryState } from '../spool/retry-state.js';
-import type { QueuedMessage, Spool } from '../spool/spool.js';
+import { idOf, type QueuedMessage, type Spool } from '../spool/spool.js';
+import { timeOfId } from '../spool/ids.js';
 import type { DeliveryResult, RecipientReply, Transport } from '../transport/transport.js';
 import { badmailReport } from '../spool/badmail-report.js';
 import type { Bouncer, NotifyResult } from './bouncer.js';
@@ -21,13 +23,11 @@ export type AttemptOutcome =
   | { kind: 'gone' }
   /** Its retry state says it is not due yet. */
   | { kind: 'not-due'; at: Date }
-  /** `recorded`: the failure is in its .rtr (false: a probe before its time, or a hold kept in memory). */
   | {
       kind: 'deferred';
       retryAt: Date;
       hostDown: boolean;
       reply: string;
-      recorded: boolean;
       /** The smart host was not contacted (a delivered file's removal was retried): nothing learned about it. */
       hostNotContacted?: boolean;
     };
@@ -35,12 +35,8 @@ export type AttemptOutcome =
 export interface AttemptOptions {
   /** Ignore the retry state's next attempt time (a probe, or the backlog after the host came back). */
   force?: boolean;
-  /** It has no .rtr (just queued, or listed without one): there is no retry state to read. */
-  fresh?: boolean;
   /** Sent to find out whether the smart host, known to be down, is back: a failure is logged at debug. */
   probe?: boolean;
-  /** A fresh message held in memory since then (epoch ms) while the host was down: its retry clock's start. */
-  heldSince?: number | undefined;
 }
 
 export interface AgentOptions {
@@ -94,21 +90,19 @@ export class DeliveryAgent {
   }
 
   async attempt(name: string, options: AttemptOptions = {}): Promise<AttemptOutcome> {
-    const { force = false, fresh = false, probe = false, heldSince } = options;
+    const { force = false, probe = false } = options;
     const read = await this.#read(name);
     if ('kind' in read) {
       this.#delivered.delete(name);
       return read;
     }
-    const onDisk = fresh ? undefined : await this.#spool.readRetryState(name);
-    const state = onDisk ?? (heldSince === undefined ? undefined : this.#holdState(heldSince, 'held while the smart host was down'));
-    const now = this.#now();
-    const notDueUntil = await this.#dueTime(name, onDisk, state, now);
-    // Only a recorded schedule is waited for; a message comes out of a hold in memory only to be tried.
-    if (!force && onDisk && notDueUntil) return { kind: 'not-due', at: notDueUntil };
+    // A message without an .rtr has never had a failed attempt recorded: the failed open says so.
+    const state = await this.#spool.readRetryState(name);
+    const notDueUntil = await this.#dueTime(name, state, this.#now());
+    if (!force && notDueUntil) return { kind: 'not-due', at: notDueUntil };
 
     const message = this.#withoutDelivered(read);
-    if (message.envelope.recipients.length === 0) return this.#finishRemoval(read, state, onDisk !== undefined);
+    if (message.envelope.recipients.length === 0) return this.#finishRemoval(read, state);
 
     const hops = await this.#countHops(message);
     if (hops > this.#maxHopCount) {
@@ -120,12 +114,10 @@ export class DeliveryAgent {
     const result = await this.#transport.deliver(message.envelope, () => this.#spool.openBody(message));
     try {
       if (probe && notDueUntil && result.kind === 'not-sent' && result.scope === 'host' && !result.permanent && !result.maybeDelivered) {
-        // An extra try on the host's behalf, before this message's own time: its schedule stands. A hold is
-        // written down now, as it was (see #holdState); a recorded state is left as it is.
-        if (onDisk) return { kind: 'deferred', retryAt: notDueUntil, hostDown: true, reply: result.reply, recorded: false };
-        return await this.#recordHold(message, { ...state!, lastReply: result.reply });
+        // An extra try on the host's behalf, before this message's own time: its schedule stands.
+        return { kind: 'deferred', retryAt: notDueUntil, hostDown: true, reply: result.reply };
       }
-      return await this.#applyResult(message, state, result, { probe, fresh, stateOnDisk: onDisk !== undefined });
+      return await this.#applyResult(message, state, result, probe);
     } catch (err) {
       return this.#localFailure(message, state, result, err);
     }
@@ -137,19 +129,19 @@ export class DeliveryAgent {
    * message is due at once, so that it is tried once more and then expires (Postfix treats future queue times
    * the same way). Either way the message is never stranded.
    */
-  async #dueTime(name: string, onDisk: RetryState | undefined, state: RetryState | undefined, now: Date): Promise<Date | undefined> {
+  async #dueTime(name: string, state: RetryState | undefined, now: Date): Promise<Date | undefined> {
     if (!state?.nextAttempt || state.nextAttempt <= now) return undefined;
     if (now.getTime() >= state.firstQueued.getTime() + this.#policy.expire) return undefined;
     const longest = new Date(now.getTime() + Math.max(...this.#policy.retry));
-    if (state.nextAttempt <= longest || !onDisk) return state.nextAttempt;
+    if (state.nextAttempt <= longest) return state.nextAttempt;
     this.#log?.warn('retry time further ahead than the longest retry interval; waiting that long instead', {
       name,
       nextAttempt: state.nextAttempt.toISOString(),
       instead: longest.toISOString(),
     });
     // Written down, or the next look would cut it to "longest from then" again, for ever.
-    onDisk.nextAttempt = longest;
-    await this.#spool.writeRetryState(name, onDisk).catch((err: Error) => {
+    state.nextAttempt = longest;
+    await this.#spool.writeRetryState(name, state).catch((err: Error) => {
       this.#log?.error('cannot correct the retry time in the .rtr', { name, error: err.message });
     });
     return longest;
@@ -177,9 +169,9 @@ export class DeliveryAgent {
   }
 
   /** Every recipient has it already; only the file's removal failed before. Nothing is sent. */
-  async #finishRemoval(message: QueuedMessage, state: RetryState | undefined, stateOnDisk: boolean): Promise<AttemptOutcome> {
+  async #finishRemoval(message: QueuedMessage, state: RetryState | undefined): Promise<AttemptOutcome> {
     try {
-      await this.#spool.removeDelivered(message, { hasState: stateOnDisk });
+      await this.#spool.removeDelivered(message);
     } catch (err) {
       return this.#localFailure(message, state, undefined, err);
     }
@@ -198,7 +190,7 @@ export class DeliveryAgent {
    */
   #localFailure(message: QueuedMessage, state: RetryState | undefined, result: DeliveryResult | undefined, err: unknown): AttemptOutcome {
     const now = this.#now();
-    const decision = decideRetry((state?.attempts ?? 0) + 1, state?.firstQueued ?? now, now, this.#policy);
+    const decision = decideRetry((state?.attempts ?? 0) + 1, state?.firstQueued ?? this.#firstQueued(message.name, now), now, this.#policy);
     const retryAt = 'retryAt' in decision && decision.retryAt > now ? decision.retryAt : new Date(now.getTime() + this.#policy.retry[0]!);
     const hostDown = result?.kind === 'not-sent' && result.scope === 'host' && !result.maybeDelivered;
     const error = (err as Error).message;
@@ -209,49 +201,29 @@ export class DeliveryAgent {
       nextAttemptAt: retryAt.toISOString(),
     });
     const reply = hostDown ? result.reply : `local error: ${error}`;
-    return { kind: 'deferred', retryAt, hostDown, reply, recorded: false, ...(result ? {} : { hostNotContacted: true }) };
+    return { kind: 'deferred', retryAt, hostDown, reply, ...(result ? {} : { hostNotContacted: true }) };
   }
 
   /**
    * Records a failed attempt for a message that was not itself sent because the smart host is down (a probe
-   * on its behalf just failed). Its schedule moves on exactly as if it had been tried. `heldSince` (epoch ms):
-   * it has no .rtr and was held in memory from then (see #holdState): that hold is written down first.
+   * on its behalf just failed). Its schedule moves on exactly as if it had been tried.
    */
-  async deferUnattempted(name: string, reply: string, heldSince?: number): Promise<AttemptOutcome> {
+  async deferUnattempted(name: string, reply: string): Promise<AttemptOutcome> {
     const message = await this.#read(name);
     if ('kind' in message) return message;
-    if (heldSince !== undefined) {
-      const hold = this.#holdState(heldSince, reply);
-      if (hold.nextAttempt! > this.#now()) return this.#recordHold(message, hold);
-      return this.#recordFailure(message, hold, reply, true, { quiet: true });
-    }
     const state = await this.#spool.readRetryState(name);
     return this.#recordFailure(message, state, reply, true, { quiet: true });
   }
 
   /**
-   * A message held in memory while the host was down (Scheduler): that hold counts as its first failed attempt,
-   * at `heldSince`, and is written to its .rtr later (or never, if the host comes back first). This is the
-   * state it would have had, had it been written at once.
+   * When a message without an .rtr was queued: the accept time its id holds. An id that is not one of ours, in
+   * the future (a clock stepped back) or older than the expiry (a file replayed into Queue under its old name)
+   * starts the clock now instead, so that a message is never expired before its first retry.
    */
-  #holdState(heldSince: number, reply: string): RetryState {
-    const at = new Date(heldSince);
-    const decision = decideRetry(1, at, at, this.#policy);
-    return {
-      firstQueued: at,
-      firstAttempt: at,
-      attempts: 1,
-      lastAttempt: at,
-      nextAttempt: 'retryAt' in decision ? decision.retryAt : at,
-      hostDeferred: true,
-      delayNotified: false,
-      lastReply: reply,
-    };
-  }
-
-  async #recordHold(message: QueuedMessage, hold: RetryState): Promise<AttemptOutcome> {
-    await this.#spool.writeRetryState(message.name, hold);
-    return { kind: 'deferred', retryAt: hold.nextAttempt!, hostDown: true, reply: hold.lastReply, recorded: true };
+  #firstQueued(name: string, now: Date): Date {
+    const at = timeOfId(idOf(name));
+    if (!at || at > now || now.getTime() - at.getTime() >= this.#policy.expire) return now;
+    return at;
   }
 
   /** The queued message, or the outcome when there is none to deliver (gone, or unreadable: to Badmail). */
@@ -266,9 +238,8 @@ export class DeliveryAgent {
     message: QueuedMessage,
     state: RetryState | undefined,
     result: DeliveryResult,
-    context: { probe: boolean; fresh: boolean; stateOnDisk: boolean },
+    probe: boolean,
   ): Promise<AttemptOutcome> {
-    const { probe, fresh, stateOnDisk } = context;
     const recipients = message.envelope.recipients;
     if (result.kind === 'not-sent') {
       if (result.maybeDelivered) {
@@ -277,13 +248,13 @@ export class DeliveryAgent {
           id: message.id,
           reply: result.reply,
         });
-        return this.#recordFailure(message, state, reply, false, { unread: fresh });
+        return this.#recordFailure(message, state, reply, false);
       }
       if (result.permanent) {
         const failed = everyRecipient(message, result.reply);
         return this.#toBadmail(message, state, 'the smart host refused the message permanently', failed, 'refused');
       }
-      return this.#recordFailure(message, state, result.reply, result.scope === 'host', { quiet: probe && result.scope === 'host', unread: fresh });
+      return this.#recordFailure(message, state, result.reply, result.scope === 'host', { quiet: probe && result.scope === 'host' });
     }
 
     const { accepted, deferred, failed } = result;
@@ -293,7 +264,7 @@ export class DeliveryAgent {
     }
     if (result.relayedWithoutDsn?.length) await this.#bouncer.relayed(message, state, result.relayedWithoutDsn, result.reply);
     if (failed.length === 0 && deferred.length === 0) {
-      await this.#spool.removeDelivered(message, { hasState: stateOnDisk });
+      await this.#spool.removeDelivered(message);
       this.#delivered.delete(message.name);
       this.#events.attempt({ id: message.id, result: 'delivered', reply: result.reply, recipients: accepted });
       return { kind: 'delivered' };
@@ -309,7 +280,7 @@ export class DeliveryAgent {
       this.#events.badmail({ id: message.id, reason: 'recipients refused', recipients: failed.map((f) => f.recipient) });
     }
     if (deferred.length === 0) {
-      await this.#spool.removeDelivered(message, { hasState: stateOnDisk });
+      await this.#spool.removeDelivered(message);
       this.#delivered.delete(message.name);
       this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
       return { kind: 'delivered' };
@@ -321,7 +292,7 @@ export class DeliveryAgent {
       this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
     }
     const reply = deferred.length === 1 ? deferred[0]!.reply : deferred.map((d) => `<${d.recipient}> ${d.reply}`).join('; ');
-    return this.#recordFailure(remaining, state, reply, false, { perRecipient: deferred, unread: fresh });
+    return this.#recordFailure(remaining, state, reply, false, { perRecipient: deferred });
   }
 
   async #recordFailure(
@@ -329,16 +300,13 @@ export class DeliveryAgent {
     previous: RetryState | undefined,
     reply: string,
     hostDown: boolean,
-    options: { perRecipient?: RecipientReply[]; quiet?: boolean; unread?: boolean } = {},
+    options: { perRecipient?: RecipientReply[]; quiet?: boolean } = {},
   ): Promise<AttemptOutcome> {
-    const { perRecipient, quiet = false, unread = false } = options;
-    // `unread`: the attempt skipped the .rtr lookup (the message was listed without one). Look before writing
-    // one, in case an operator has since moved its .rtr in: a cheap read next to the durable write that follows.
-    if (unread) previous ??= await this.#spool.readRetryState(message.name);
+    const { perRecipient, quiet = false } = options;
     const now = this.#now();
     const state: RetryState = {
       // A First-Queued in the future (a clock stepped back, a hand edit) would put off expiry: it counts from now.
-      firstQueued: previous && previous.firstQueued <= now ? previous.firstQueued : now,
+      firstQueued: previous && previous.firstQueued <= now ? previous.firstQueued : this.#firstQueued(message.name, now),
       firstAttempt: previous?.firstAttempt ?? now,
       attempts: (previous?.attempts ?? 0) + 1,
       lastAttempt: now,
@@ -351,7 +319,7 @@ export class DeliveryAgent {
     if ('giveUp' in decision) {
       const failed = perRecipient ?? everyRecipient(message, reply);
       const cause: FailureCause = hostDown ? 'unreachable' : 'refused';
-      return this.#toBadmail(message, state, `expired: not delivered within ${formatAge(this.#policy.expire)} of being queued`, failed, cause);
+      return this.#toBadmail(message, state, `expired: not delivered within ${describeDuration(this.#policy.expire)} of being queued`, failed, cause);
     }
     state.nextAttempt = decision.retryAt;
     if (!state.delayNotified && this.#delayNotify > 0 && now.getTime() - state.firstQueued.getTime() >= this.#delayNotify) {
@@ -363,7 +331,7 @@ export class DeliveryAgent {
       await this.#spool.writeRetryState(message.name, state);
     }
     this.#events.attempt({ id: message.id, result: 'deferred', reply, attempts: state.attempts, nextAttemptAt: decision.retryAt }, { quiet });
-    return { kind: 'deferred', retryAt: decision.retryAt, hostDown, reply, recorded: true };
+    return { kind: 'deferred', retryAt: decision.retryAt, hostDown, reply };
   }
 
   async #countHops(message: QueuedMessage): Promise<number> {
@@ -411,13 +379,6 @@ export class DeliveryAgent {
     this.#events.badmail({ id: name, reason, recipients: [] });
     return { kind: 'badmail' };
   }
-}
-
-function formatAge(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} day(s)`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} hour(s)`;
-  if (ms % 60_000 === 0) return `${ms / 60_000} minute(s)`;
-  return `${Math.round(ms / 1000)} second(s)`;
 }
 
 /** Every recipient of the message, each with the same reply. */

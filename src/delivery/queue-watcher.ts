@@ -1,11 +1,11 @@
 // Finds queue files: a full listing at start and every rescanInterval (the source of truth), plus hints so a
 // new file is tried at once: the spool's own "queued" notice for mail it accepted, and fs.watch events for files
-// an operator moves in. Hints can be missed, duplicated or late, and that is fine.
+// an operator moves in. Hints can be missed, duplicated or late, and that is fine: the scheduler ignores a name
+// it knows, and the relay's own changes (a file it queued, removed or rewrote) need no filtering here.
 //
 // Why fs.watch and not chokidar here: chokidar re-reads the whole directory (an lstat per entry) after each
-// change event, back to back while events keep coming. Queue changes on every accept, attempt and delivery, so
-// with thousands of queued files that made delivery quadratic (2 000 queued files: 47 msg/s, a core busy in
-// lstat). fs.watch hands over the file name for O(1) per event; the rescan covers what it misses.
+// change event. Queue changes on every accept, attempt and delivery, so with thousands of queued files that made
+// delivery quadratic. fs.watch hands over the file name for O(1) per event; the rescan covers what it misses.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log/logger.js';
@@ -35,7 +35,7 @@ export class QueueWatcher {
 
   /** Returns at once: the first listing runs in the background so a huge Queue never delays the listener. */
   start(): void {
-    this.#options.spool.onQueued((name) => this.#options.scheduler.notify(name, true));
+    this.#options.spool.onQueued((name) => this.#options.scheduler.notify(name));
     this.#watch();
     void this.rescan();
     this.#rescanTimer = setInterval(() => void this.rescan(), this.#options.rescanInterval);
@@ -50,9 +50,6 @@ export class QueueWatcher {
         const name = file?.toString();
         if (name?.endsWith(STATE_SUFFIX)) return this.#stateChanged(name);
         if (!name || !isQueueMessageName(name)) return;
-        if (this.#options.spool.takeRemoved(name)) return; // a delivered file's removal (checked first: see takeRemoved)
-        if (this.#options.scheduler.isKnown(name)) return;
-        if (this.#options.spool.isBeingQueued(name)) return; // onQueued reports it, as fresh
         // 'rename' also reports removals (every delivered message): only a file that exists is news.
         fs.access(path.join(queueDir, name), (err) => {
           if (!err) this.#options.scheduler.notify(name);
@@ -102,12 +99,9 @@ export class QueueWatcher {
     const { spool, scheduler, log } = this.#options;
     try {
       const listedAt = Date.now();
-      spool.forgetRemoved();
       const listing = await spool.listQueue();
       if (this.#stopped) return;
-      for (const name of listing.messages) {
-        if (!spool.isBeingQueued(name)) scheduler.notify(name, !listing.withState.has(name));
-      }
+      for (const name of listing.messages) scheduler.notify(name);
       scheduler.retainOnly(new Set(listing.messages), listedAt);
       for (const state of listing.orphanStates) await spool.removeState(state);
       this.#watch();

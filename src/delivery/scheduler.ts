@@ -5,13 +5,6 @@
 // sent, every probeInterval; when a probe fails, every message waiting its turn is deferred without a connection
 // of its own. The first success marks the host up and makes every message that was deferred because of the
 // host due at once, so the backlog drains without waiting out each timer.
-//
-// A message without an .rtr (queued during the outage, or found without one at start-up) is held in memory the
-// first time: writing an .rtr at once (a durable write per message) halved the rate at which mail is accepted
-// while the host is down. The hold counts as its first failed attempt; if the host is still down holdRecordDelay
-// later (the first retry interval, at most a minute), it is written to the .rtr as it was, dated from the hold,
-// so the retry schedule, expiry and the delay notice run as for any other message. A restart within that
-// minute forgets the hold: the message is tried again, its clock starting anew.
 import TinyQueue from 'tinyqueue';
 import type { Logger } from '../log/logger.js';
 import type { MailEvents } from '../log/mail-events.js';
@@ -19,21 +12,14 @@ import type { AttemptOutcome, DeliveryAgent } from './agent.js';
 
 type ItemStatus = 'ready' | 'waiting' | 'in-flight';
 
-/** State files written at once when a failed probe is recorded on every held message. */
-const HELD_DEFERRAL_CONCURRENCY = 8;
+/** State files written at once when a failed probe is recorded on every message waiting its turn. */
+const DEFERRAL_CONCURRENCY = 8;
 
 interface Item {
   status: ItemStatus;
   dueAt: number;
   /** Skip the .rtr next-attempt check: it is a probe, or its wait was cut short because the host came back. */
   force: boolean;
-  /**
-   * It has no .rtr: queued a moment ago by this relay, or listed without one. Its first attempt need not look
-   * for one (after a restart, that lookup failed with ENOENT for every message of the backlog).
-   */
-  fresh: boolean;
-  /** When a fresh message was first held back because the host was down (see the top of this file). */
-  heldSince?: number | undefined;
   /** When notify() first saw it: a listing that began earlier may not show it (see retainOnly). */
   seenAt: number;
 }
@@ -54,8 +40,6 @@ export interface SchedulerOptions {
    * delivery every probeInterval.
    */
   slowRetry: number;
-  /** How long a fresh message's hold stays in memory only before it is written to its .rtr. */
-  holdRecordDelay: number;
   hostDescription: string;
   log: Logger;
   events: MailEvents;
@@ -74,7 +58,7 @@ export class Scheduler {
   #hostDown = false;
   #nextProbeAt = 0;
   #probeTimer: NodeJS.Timeout | undefined;
-  #deferringHeld = false;
+  #deferringWaiting = false;
   #stopped = false;
 
   constructor(options: SchedulerOptions) {
@@ -93,10 +77,13 @@ export class Scheduler {
     return this.#hostDown;
   }
 
-  /** A queue file exists (watch event, rescan, or start-up; `fresh`: it has no .rtr). Unknown names become due now. */
-  notify(name: string, fresh = false): void {
+  /**
+   * A queue file exists (the spool queued it, a watch event, a rescan). Unknown names become due now; a known
+   * name is a no-op, so whoever reports a file first, and however often, does not matter.
+   */
+  notify(name: string): void {
     if (this.#stopped || this.#items.has(name)) return;
-    this.#items.set(name, { status: 'ready', dueAt: 0, force: false, fresh, seenAt: Date.now() });
+    this.#items.set(name, { status: 'ready', dueAt: 0, force: false, seenAt: Date.now() });
     this.#pushReady(name);
     this.#pump();
   }
@@ -112,10 +99,6 @@ export class Scheduler {
         this.#hostDeferred.delete(name);
       }
     }
-  }
-
-  isKnown(name: string): boolean {
-    return this.#items.has(name);
   }
 
   /** True when the message waits for a timer: an operator's "retry now" (see QueueWatcher) may cut that short. */
@@ -165,7 +148,7 @@ export class Scheduler {
     while (this.#readyCount > 0) {
       if (this.#hostDown) {
         // One probe at a time; it does not wait for a pass of deferrals to finish, so a returning host is
-        // noticed within probeInterval however many messages are held.
+        // noticed within probeInterval however many messages wait.
         if (this.#inFlight.size > 0) return;
         if (Date.now() < this.#nextProbeAt) {
           this.#armProbe();
@@ -186,11 +169,8 @@ export class Scheduler {
     item.status = 'in-flight';
     const probe = this.#hostDown;
     const run = this.#options.agent
-      .attempt(name, { force, fresh: item.fresh, probe, heldSince: item.heldSince })
-      .then((outcome) => {
-        this.#noteRecorded(item, outcome);
-        this.#settle(name, outcome, probe);
-      })
+      .attempt(name, { force, probe })
+      .then((outcome) => this.#settle(name, outcome, probe))
       .catch((err: unknown) => {
         // An unexpected local error (disk, permissions): keep the file, try again later, keep serving others.
         // It says nothing about the host, so it is not a probe candidate (or a failed probe would pick it again
@@ -205,16 +185,6 @@ export class Scheduler {
         this.#pump();
       });
     this.#inFlight.add(run);
-  }
-
-  /**
-   * Once an attempt's outcome is written down (an .rtr, or the file is gone), the message is no longer fresh
-   * and its hold is over; an unrecorded deferral (a probe before its time) keeps both as they were.
-   */
-  #noteRecorded(item: Item, outcome: AttemptOutcome): void {
-    if (outcome.kind === 'deferred' && !outcome.recorded) return;
-    item.fresh = false;
-    item.heldSince = undefined;
   }
 
   #settle(name: string, outcome: AttemptOutcome, probe: boolean): void {
@@ -284,34 +254,26 @@ export class Scheduler {
     const answered = /^\d{3}[ -]/.test(reply);
     this.#nextProbeAt = Date.now() + (answered ? this.#options.slowRetry : this.#options.probeInterval);
     if (!wasDown) this.#options.events.hostState({ host: this.#options.hostDescription, up: false, reply });
-    if (probe || wasDown) void this.#deferHeld(reply);
+    if (probe || wasDown) void this.#deferWaiting(reply);
     this.#armProbe();
   }
 
   /** The probe failed: every message waiting its turn has the same failure recorded, without a connection. */
-  async #deferHeld(reply: string): Promise<void> {
-    if (this.#deferringHeld) return;
-    this.#deferringHeld = true;
+  async #deferWaiting(reply: string): Promise<void> {
+    if (this.#deferringWaiting) return;
+    this.#deferringWaiting = true;
     // Only those waiting now: messages that come due meanwhile wait for the next probe, or this never ends.
-    const held: string[] = [];
-    for (let name = this.#shiftReady(); name !== undefined; name = this.#shiftReady()) held.push(name);
+    const waiting: string[] = [];
+    for (let name = this.#shiftReady(); name !== undefined; name = this.#shiftReady()) waiting.push(name);
     let next = 0;
     const worker = async () => {
-      while (next < held.length && this.#hostDown && !this.#stopped) {
-        const name = held[next++]!;
+      while (next < waiting.length && this.#hostDown && !this.#stopped) {
+        const name = waiting[next++]!;
         const item = this.#items.get(name);
         if (!item || item.status !== 'ready') continue;
-        if (item.fresh && item.heldSince === undefined) {
-          item.heldSince = Date.now();
-          const retryAt = new Date(item.heldSince + this.#options.holdRecordDelay);
-          this.#settleHeld(name, { kind: 'deferred', retryAt, hostDown: true, reply, recorded: false });
-          continue;
-        }
         item.status = 'in-flight';
         try {
-          const outcome = await this.#options.agent.deferUnattempted(name, reply, item.heldSince);
-          this.#noteRecorded(item, outcome);
-          this.#settleHeld(name, outcome);
+          this.#settleDeferred(name, await this.#options.agent.deferUnattempted(name, reply));
         } catch (err) {
           this.#options.log.error('cannot record deferral', { name, error: (err as Error).message });
           this.#wait(name, Date.now() + this.#options.slowRetry, false);
@@ -319,18 +281,18 @@ export class Scheduler {
       }
     };
     try {
-      await Promise.all(Array.from({ length: HELD_DEFERRAL_CONCURRENCY }, worker));
+      await Promise.all(Array.from({ length: DEFERRAL_CONCURRENCY }, worker));
       // Came back (or stopping) meanwhile: the ones not yet deferred go out normally.
-      for (const rest of held.slice(next)) {
+      for (const rest of waiting.slice(next)) {
         if (this.#items.get(rest)?.status === 'ready') this.#pushReady(rest);
       }
     } finally {
-      this.#deferringHeld = false;
+      this.#deferringWaiting = false;
       this.#pump();
     }
   }
 
-  #settleHeld(name: string, outcome: AttemptOutcome): void {
+  #settleDeferred(name: string, outcome: AttemptOutcome): void {
     if (outcome.kind === 'deferred') {
       this.#wait(name, outcome.retryAt.getTime(), false);
       this.#hostDeferred.add(name);

@@ -18,8 +18,7 @@ export interface LoggerOptions {
 const consoleFormat = winston.format.printf((info) => {
   const { level, message, timestamp, ...fields } = info;
   const extra = Object.entries(fields)
-    .filter(([key]) => typeof key === 'string')
-    .map(([key, value]) => `${key}=${typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value)}`)
+    .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
     .join(' ');
   return `${String(timestamp)} ${level} ${String(message)}${extra ? ' ' + extra : ''}`;
 });

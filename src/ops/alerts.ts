@@ -9,7 +9,7 @@ import type { HostPort } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { BadmailEvent, HostStateEvent, MailEventObserver } from '../log/mail-events.js';
 import { isQueueMessageName, idOf } from '../spool/spool.js';
-import { timeOfId } from '../queue-admin/queue-files.js';
+import { timeOfId } from '../spool/ids.js';
 
 export type AlertKind = 'smart-host-unreachable' | 'queue-age' | 'badmail';
 

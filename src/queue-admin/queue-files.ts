@@ -8,6 +8,7 @@ import { readEnvelopeHead } from '../spool/eml-format.js';
 import { readFileRange } from '../spool/file-ops.js';
 import { holdFolder, prepareLayout, type MailrootLayout } from '../spool/layout.js';
 import { parseRetryState, type RetryState } from '../spool/retry-state.js';
+import { timeOfId } from '../spool/ids.js';
 import { idOf, isQueueMessageName, QUEUE_SUFFIX, STATE_SUFFIX } from '../spool/spool.js';
 
 export type Place = 'queue' | 'hold';
@@ -149,12 +150,4 @@ export class QueueFiles {
     const end = text.search(/\r?\n\r?\n/);
     return end === -1 ? text : text.slice(0, end);
   }
-}
-
-/** The arrival time in a mailroot id (20261130T041128123Z-...). */
-export function timeOfId(id: string): Date | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-/.exec(id);
-  if (!m) return undefined;
-  const date = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`);
-  return Number.isNaN(date.getTime()) ? undefined : date;
 }

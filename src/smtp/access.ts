@@ -3,6 +3,7 @@
 import net from 'node:net';
 import type { Cidr } from '../config/cidr.js';
 import { hasRoutingLocalPart, splitAddress } from './addresses.js';
+import { SmtpError } from './smtp-error.js';
 
 export class AddressList {
   readonly #list = new net.BlockList();
@@ -29,7 +30,7 @@ export interface AccessPolicy {
 
 export type RecipientDecision =
   | { ok: true; local: boolean }
-  | { ok: false; code: number; text: string; reason: string };
+  | { ok: false; refusal: SmtpError };
 
 export class Access {
   readonly #connect: AddressList;
@@ -66,20 +67,16 @@ export class Access {
     if (parts.domain === '') {
       // "postmaster" without a domain: there is no local mailbox to give it to, and the smart host would have
       // to guess the domain.
-      return { ok: false, code: 550, text: `5.1.3 <${address}>: a recipient needs a domain`, reason: 'no domain' };
+      return { ok: false, refusal: new SmtpError(550, '5.1.3', `<${address}>: a recipient needs a domain`, 'no domain') };
     }
     const local = parts.canonical !== '' && this.#local.has(parts.canonical);
     if (this.mayRelay(client.ip, client.authenticated)) return { ok: true, local };
     if (!local) {
-      return { ok: false, code: 550, text: `5.7.1 Unable to relay for <${address}>`, reason: 'relay denied' };
+      return { ok: false, refusal: new SmtpError(550, '5.7.1', `Unable to relay for <${address}>`, 'relay denied') };
     }
     if (hasRoutingLocalPart(parts.localPart)) {
-      return {
-        ok: false,
-        code: 550,
-        text: `5.7.1 Unable to relay for <${address}>: routing characters in the local part`,
-        reason: 'routing local part',
-      };
+      const text = `Unable to relay for <${address}>: routing characters in the local part`;
+      return { ok: false, refusal: new SmtpError(550, '5.7.1', text, 'routing local part') };
     }
     return { ok: true, local: true };
   }

@@ -3,6 +3,7 @@
 // It also removes NUL bytes: they have no place in SMTP text (RFC 5321 section 4.1.4, RFC 6152), and an
 // upstream that drops them would read "\r\n\0.\r\n" as the end of the data.
 import { Transform, type TransformCallback } from 'node:stream';
+import { SmtpError } from './smtp-error.js';
 
 export interface DataLimits {
   maxMessageSize: number;
@@ -11,10 +12,6 @@ export interface DataLimits {
   maxHeaderSize: number;
 }
 
-export interface Rejection {
-  code: number;
-  text: string;
-}
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -37,17 +34,17 @@ export class DataGuard extends Transform {
   }
 
   /** Why the message must be refused, once it has all been read; undefined when it is fine. */
-  rejection(): Rejection | undefined {
+  rejection(): SmtpError | undefined {
     const { maxMessageSize, sessionRemaining, maxHeaderSize } = this.#limits;
     if (this.bytes > maxMessageSize) {
-      return { code: 552, text: `5.3.4 Message size exceeds fixed maximum message size (${maxMessageSize} bytes)` };
+      return new SmtpError(552, '5.3.4', `Message size exceeds fixed maximum message size (${maxMessageSize} bytes)`);
     }
     if (this.#headerTooLarge) {
-      return { code: 552, text: `5.3.4 Message header exceeds fixed maximum header size (${maxHeaderSize} bytes)` };
+      return new SmtpError(552, '5.3.4', `Message header exceeds fixed maximum header size (${maxHeaderSize} bytes)`);
     }
     if (this.bytes > sessionRemaining) {
       // Temporary: the same message fits on a new connection.
-      return { code: 452, text: '4.3.1 Session size limit reached; send further messages on a new connection' };
+      return new SmtpError(452, '4.3.1', 'Session size limit reached; send further messages on a new connection');
     }
     return undefined;
   }

@@ -2,7 +2,7 @@
 // address, bytes per connection (IIS "session size"), free disk space at MAIL FROM, and a hard deadline on DATA.
 import { freeSpace } from '../spool/file-ops.js';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
-import { smtpError } from './smtp-error.js';
+import { SmtpError } from './smtp-error.js';
 
 export interface ConnectionLimits {
   maxConnections: number;
@@ -29,13 +29,13 @@ export class ConnectionTracker {
   }
 
   /** Counts the session in, or returns the 421 error that refuses it. */
-  open(sessionId: string, ip: string): (Error & { responseCode: number }) | undefined {
+  open(sessionId: string, ip: string): SmtpError | undefined {
     if (this.#counted.size >= this.#limits.maxConnections) {
-      return smtpError(421, '4.7.0 Too many connections, try again later');
+      return new SmtpError(421, '4.7.0', 'Too many connections, try again later', 'too many connections (maxConnections)');
     }
     const current = this.countOf(ip);
     if (current >= this.#limits.maxConnectionsPerIp) {
-      return smtpError(421, '4.7.0 Too many connections from your address, try again later');
+      return new SmtpError(421, '4.7.0', 'Too many connections from your address, try again later', 'too many connections from this address (maxConnectionsPerIp)');
     }
     this.#perIp.set(ip, current + 1);
     this.#counted.set(sessionId, ip);
@@ -102,7 +102,7 @@ export class DiskGate {
     this.#probe = options.probe ?? statfsFreeSpace;
   }
 
-  async check(declaredSize: number | undefined): Promise<(Error & { responseCode: number }) | undefined> {
+  async check(declaredSize: number | undefined): Promise<SmtpError | undefined> {
     const { minFreeSpace, maxMessageSize, dir } = this.#options;
     if (minFreeSpace <= 0) return undefined;
     let free: number;
@@ -114,7 +114,7 @@ export class DiskGate {
       return undefined;
     }
     const need = declaredSize ?? maxMessageSize;
-    if (free - need < minFreeSpace) return smtpError(452, '4.3.1 Insufficient system storage');
+    if (free - need < minFreeSpace) return new SmtpError(452, '4.3.1', 'Insufficient system storage', 'low disk space (minFreeSpace)');
     return undefined;
   }
 }

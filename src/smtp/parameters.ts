@@ -4,35 +4,32 @@
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { EnvelopeParams, NotifyOn, RecipientParams } from '../spool/eml-format.js';
 import { withAsciiDomain } from './addresses.js';
+import { SmtpError } from './smtp-error.js';
 
 const MAIL_PARAMETERS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH']);
 const RCPT_PARAMETERS = new Set(['NOTIFY', 'ORCPT']);
 
-export interface Refusal {
-  code: number;
-  text: string;
-}
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
-function unknownParameter(address: SMTPServerAddress, known: Set<string>): Refusal | undefined {
+function unknownParameter(address: SMTPServerAddress, known: Set<string>): SmtpError | undefined {
   const unknown = Object.keys(address.args || {}).filter((key) => !known.has(key.toUpperCase()));
   if (unknown.length === 0) return undefined;
   // RFC 5321 4.1.1.11: a parameter the server does not recognise or implement.
-  return { code: 555, text: `5.5.4 Unsupported parameter ${unknown.join(', ')}` };
+  return new SmtpError(555, '5.5.4', `Unsupported parameter ${unknown.join(', ')}`);
 }
 
 /** RFC 6531 3.4: a UTF-8 address needs SMTPUTF8 on MAIL FROM (Postfix answers the same 553 5.6.7). */
-function needsSmtpUtf8(address: SMTPServerAddress, session: SMTPServerSession): Refusal | undefined {
+function needsSmtpUtf8(address: SMTPServerAddress, session: SMTPServerSession): SmtpError | undefined {
   if (session.envelope.smtpUtf8 || !NON_ASCII.test(address.address.slice(0, address.address.lastIndexOf('@') + 1))) return undefined;
-  return { code: 553, text: `5.6.7 <${address.address}>: a non-ASCII address needs the SMTPUTF8 parameter on MAIL FROM` };
+  return new SmtpError(553, '5.6.7', `<${address.address}>: a non-ASCII address needs the SMTPUTF8 parameter on MAIL FROM`);
 }
 
-export function checkMailFrom(address: SMTPServerAddress, session: SMTPServerSession): Refusal | undefined {
+export function checkMailFrom(address: SMTPServerAddress, session: SMTPServerSession): SmtpError | undefined {
   return unknownParameter(address, MAIL_PARAMETERS) ?? needsSmtpUtf8(address, session);
 }
 
-export function checkRcptTo(address: SMTPServerAddress, session: SMTPServerSession): Refusal | undefined {
+export function checkRcptTo(address: SMTPServerAddress, session: SMTPServerSession): SmtpError | undefined {
   return unknownParameter(address, RCPT_PARAMETERS) ?? needsSmtpUtf8(address, session);
 }
 

@@ -14,7 +14,7 @@ import type { SessionBytes } from './limits.js';
 import { MissingHeaders } from './missing-headers.js';
 import { envelopeParams, receivedProtocol } from './parameters.js';
 import { receivedHeader } from './received-header.js';
-import { smtpError } from './smtp-error.js';
+import { SmtpError } from './smtp-error.js';
 
 export interface ReceiveContext {
   spool: Spool;
@@ -139,11 +139,11 @@ export function createDataHandler(ctx: ReceiveContext) {
         stream.resume();
         const rejection = guard.rejection();
         if (err instanceof MessageRejectedError && rejection) {
-          answer(smtpError(rejection.code, rejection.text));
+          answer(rejection);
         } else if (err instanceof SpoolWriteError && err.code === 'ENOSPC') {
-          answer(smtpError(452, '4.3.1 Insufficient system storage'));
+          answer(new SmtpError(452, '4.3.1', 'Insufficient system storage'));
         } else {
-          answer(smtpError(451, '4.3.0 Local error in processing, message not queued; try again later'));
+          answer(new SmtpError(451, '4.3.0', 'Local error in processing, message not queued; try again later'));
         }
       });
   };

@@ -23,7 +23,7 @@ import { checkMailFrom, checkRcptTo } from './parameters.js';
 import { isFullyQualified } from '../config/hostname.js';
 import { setGreetingDelay } from './greeting.js';
 import { createDataHandler } from './receive.js';
-import { smtpError } from './smtp-error.js';
+import { SmtpError } from './smtp-error.js';
 import { loadTlsOptions, type ServerTlsOptions } from './tls.js';
 
 export interface InboundOptions {
@@ -165,12 +165,13 @@ export class InboundServer {
     const { log, config } = this.#options;
     const ip = session.remoteAddress;
     if (!this.#access.mayConnect(ip)) {
-      log.warn('connection refused', { client: ip, reason: 'not in allowConnect' });
-      return callback(smtpError(554, `5.7.1 ${config.hostname} Access denied`));
+      const refused = new SmtpError(554, '5.7.1', `${config.hostname} Access denied`, 'not in allowConnect');
+      log.warn('connection refused', { client: ip, reason: refused.reason });
+      return callback(refused);
     }
     const refused = this.#connections.open(session.id, ip);
     if (refused) {
-      log.warn('connection refused', { client: ip, reason: refused.message.replace(/^\S+ /, '') });
+      log.warn('connection refused', { client: ip, reason: refused.reason });
       return callback(refused);
     }
     if (this.#authNeedsTls && !session.secure) session.disabledCommands = [...this.#disabled, 'AUTH'];
@@ -200,7 +201,7 @@ export class InboundServer {
       },
       (err: unknown) => {
         log.error('cannot check a password', { error: (err as Error).message });
-        callback(smtpError(454, '4.7.0 Temporary authentication failure'));
+        callback(new SmtpError(454, '4.7.0', 'Temporary authentication failure'));
       },
     );
   }
@@ -208,14 +209,14 @@ export class InboundServer {
   #onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
     const { config, log } = this.#options;
     if (config.requireTls && !session.secure) {
-      return callback(smtpError(530, '5.7.0 Must issue a STARTTLS command first'));
+      return callback(new SmtpError(530, '5.7.0', 'Must issue a STARTTLS command first'));
     }
     const refusal = checkMailFrom(address, session);
-    if (refusal) return callback(smtpError(refusal.code, refusal.text));
+    if (refusal) return callback(refusal);
     const size = declaredSize(address);
     const remaining = this.#sessionBytes.remaining(session);
     if (remaining === 0 || (size !== undefined && size > remaining)) {
-      return callback(smtpError(452, '4.3.1 Session size limit reached; send further messages on a new connection'));
+      return callback(new SmtpError(452, '4.3.1', 'Session size limit reached; send further messages on a new connection'));
     }
     this.#disk.check(size).then((refusal) => {
       if (refusal) log.warn('refusing mail: low disk space', { client: session.remoteAddress, minFreeSpace: config.minFreeSpace });
@@ -226,19 +227,19 @@ export class InboundServer {
   #onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
     const { config, log } = this.#options;
     const refusal = checkRcptTo(address, session);
-    if (refusal) return callback(smtpError(refusal.code, refusal.text));
+    if (refusal) return callback(refusal);
     const recipients = session.envelope.rcptTo;
     if (recipients.length >= config.maxRecipients) {
       const key = address.address.toLowerCase();
       // A repeated recipient replaces its earlier entry (smtp-server), so it does not count twice.
       if (!recipients.some((r) => r.address.toLowerCase() === key)) {
-        return callback(smtpError(452, '4.5.3 Too many recipients'));
+        return callback(new SmtpError(452, '4.5.3', 'Too many recipients'));
       }
     }
     const decision = this.#access.recipient(address.address, { ip: session.remoteAddress, authenticated: Boolean(session.user) });
     if (!decision.ok) {
-      log.info('recipient refused', { client: session.remoteAddress, recipient: address.address, reason: decision.reason });
-      return callback(smtpError(decision.code, decision.text));
+      log.info('recipient refused', { client: session.remoteAddress, recipient: address.address, reason: decision.refusal.reason });
+      return callback(decision.refusal);
     }
     callback();
   }

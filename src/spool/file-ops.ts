@@ -5,11 +5,12 @@
 // the kernel throttles dirty pages; stat and statfs on a cold inode or a hung mount; on Windows a close waits for
 // a virus scanner's on-close scan. On a disk that stalls (a SAN hiccup, a VM's noisy neighbour) one such call
 // made inline would stop every SMTP session, timer and delivery; in the pool it holds one pool thread and the
-// one message it belongs to (test/fault/disk-stall.test.ts). Each call costs the main thread a hand-off to the
-// pool, 30-50 us of CPU on the 2-core development VM; the bench's ratios against Postfix are measured with it.
+// one message it belongs to (test/fault/disk-stall.test.ts). The hand-off to the pool costs a little CPU per
+// call; the bench's ratios against Postfix include it.
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { stallPoolThread, takeStall, type StalledOp } from '../failpoints.js';
+import { errorCode } from './durable.js';
 
 const openAsync = promisify(fs.open);
 const closeAsync = promisify(fs.close);
@@ -113,4 +114,13 @@ export async function freeSpace(dir: string): Promise<number> {
 
 export function statFile(file: string): Promise<fs.Stats> {
   return statAsync(file);
+}
+
+/** Removes a file; one already gone is fine. */
+export async function unlinkIfPresent(file: string): Promise<void> {
+  try {
+    await unlinkFile(file);
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+  }
 }

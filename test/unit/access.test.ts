@@ -62,7 +62,7 @@ describe('access decisions', () => {
     const refused = (address: string) => {
       const decision = access.recipient(address, outsider);
       assert.ok(!decision.ok, address);
-      return decision.ok ? undefined : decision;
+      return decision.ok ? undefined : decision.refusal;
     };
     assert.equal(refused('x@remote.example')?.text, '5.7.1 Unable to relay for <x@remote.example>');
     assert.equal(refused('user%remote.example@corp.example')?.reason, 'routing local part');

@@ -67,7 +67,7 @@ describe('spool file operations (all in the thread pool)', () => {
     assert.equal(await fs.readFile(path.join(badmail, `${id}.bdr`), 'utf8'), 'refused: c\r\n');
     assert.equal(await fs.readFile(path.join(queue, name), 'latin1'), head2 + MESSAGE_CRLF);
 
-    await spool.removeDelivered(rewritten, { hasState: true });
+    await spool.removeDelivered(rewritten);
     assert.deepEqual(await filesIn(queue), [], 'message and .rtr removed');
 
     // A whole message to Badmail: moved, its .rtr removed; a second pair for the same id gets a new stem.
@@ -90,11 +90,11 @@ describe('spool file operations (all in the thread pool)', () => {
     const replacement = path.join(spool.layout.root, 'replacement.eml');
     await fs.writeFile(replacement, 'X-Sender: <o@x.example>\r\nX-Receiver: <f@remote.example>\r\n\r\nother\r\n');
     await fs.rename(replacement, path.join(queue, thirdName));
-    await spool.removeDelivered(thirdRead.message, { hasState: false });
+    await spool.removeDelivered(thirdRead.message);
     assert.deepEqual(await filesIn(queue), [thirdName], 'the replacement stays');
     const replaced = await spool.readQueued(thirdName);
     assert.ok(replaced.ok);
-    await spool.removeDelivered(replaced.message, { hasState: false });
+    await spool.removeDelivered(replaced.message);
     assert.deepEqual(await filesIn(queue), []);
 
     assert.deepEqual(await filesIn(sortTemp), [], 'no temp file left behind');

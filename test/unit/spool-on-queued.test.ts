@@ -9,18 +9,14 @@ import { filesIn, tempMailroot } from '../helpers/relay.js';
 const body = () => Readable.from([Buffer.from('Subject: t\r\n\r\nhello\r\n')]);
 const envelope = { sender: 's@x.example', recipients: ['a@remote.example'] };
 
-describe('spool: a file being queued is reported by onQueued, not by a Queue watcher', () => {
-  it('is marked as being queued when onQueued is told, and no longer once accept resolves', async () => {
+describe('spool: onQueued reports each message it puts into Queue', () => {
+  it('tells onQueued once, with the Queue file name', async () => {
     const spool = await Spool.open(await tempMailroot(), { lock: false });
-    const seen: Array<{ name: string; beingQueued: boolean }> = [];
-    // Synchronous, as the Queue watcher's check is: the state at the moment of the notice.
-    spool.onQueued((name) => seen.push({ name, beingQueued: spool.isBeingQueued(name) }));
+    const seen: string[] = [];
+    spool.onQueued((name) => seen.push(name));
     const { id } = await spool.accept(envelope, body());
     const name = `${id}.eml`;
-    assert.equal(seen.length, 1, 'one notice');
-    assert.equal(seen[0]!.name, name);
-    assert.equal(seen[0]!.beingQueued, true, 'a watcher event meanwhile is left to onQueued');
-    assert.equal(spool.isBeingQueued(name), false, 'after accept resolves, a watcher event for it is news again');
+    assert.deepEqual(seen, [name], 'one notice');
     assert.deepEqual(await filesIn(spool.layout.queue), [name]);
   });
 
@@ -32,28 +28,16 @@ describe('spool: a file being queued is reported by onQueued, not by a Queue wat
     assert.deepEqual(inQueue, [true]);
   });
 
-  it('marks only Queue files, and clears the mark when the accept fails', async () => {
+  it('tells only of Queue files, and nothing when the accept fails', async () => {
     const spool = await Spool.open(await tempMailroot(), { lock: false });
     const notices: string[] = [];
     spool.onQueued((name) => notices.push(name));
 
-    // Drop only: no Queue file, no notice, never marked.
-    let dropId = '';
-    let markedDuringDrop: boolean | undefined;
-    await spool.acceptToDrop(envelope, body(), {
-      prefix: (id) => {
-        dropId = id;
-        return Buffer.alloc(0);
-      },
-      verify: () => {
-        markedDuringDrop = spool.isBeingQueued(`${dropId}.eml`);
-        return undefined;
-      },
-    });
-    assert.equal(markedDuringDrop, false);
+    // Drop only: no Queue file, no notice.
+    await spool.acceptToDrop(envelope, body());
     assert.deepEqual(notices, []);
 
-    // Refused after writing: nothing queued, no notice, and the name is not left marked.
+    // Refused after writing: nothing queued, no notice.
     let refusedId = '';
     await assert.rejects(
       spool.accept(envelope, body(), {
@@ -66,21 +50,16 @@ describe('spool: a file being queued is reported by onQueued, not by a Queue wat
       MessageRejectedError,
     );
     assert.notEqual(refusedId, '');
-    assert.equal(spool.isBeingQueued(`${refusedId}.eml`), false);
     assert.deepEqual(notices, []);
     assert.deepEqual(await filesIn(spool.layout.queue), []);
   });
 
-  it('keeps concurrent accepts apart: each is marked until its own notice', async () => {
+  it('keeps concurrent accepts apart: one notice each', async () => {
     const spool = await Spool.open(await tempMailroot(), { lock: false });
-    const atNotice = new Map<string, boolean>();
-    spool.onQueued((name) => atNotice.set(name, spool.isBeingQueued(name)));
+    const notices: string[] = [];
+    spool.onQueued((name) => notices.push(name));
     const results = await Promise.all(Array.from({ length: 5 }, () => spool.accept(envelope, body())));
     const names = results.map(({ id }) => `${id}.eml`);
-    assert.deepEqual([...atNotice.keys()].sort(), [...names].sort());
-    for (const name of names) {
-      assert.equal(atNotice.get(name), true, `${name} marked at its notice`);
-      assert.equal(spool.isBeingQueued(name), false, `${name} unmarked afterwards`);
-    }
+    assert.deepEqual([...notices].sort(), [...names].sort());
   });
 });

@@ -1,0 +1,116 @@
+// The .rtr a failed attempt writes: the first one dated from the accept time in the message id, a later one
+// continuing what it finds. Real spool and agent, a clock the test sets (relative to the id's real accept time),
+// and a smart host port on loopback where nothing listens.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { Bouncer } from '../../src/delivery/bouncer.js';
+import { DeliveryAgent } from '../../src/delivery/agent.js';
+import { silentLogger } from '../../src/log/logger.js';
+import { MailEvents } from '../../src/log/mail-events.js';
+import { timeOfId } from '../../src/spool/ids.js';
+import { Spool } from '../../src/spool/spool.js';
+import { SmartHostTransport } from '../../src/transport/smart-host.js';
+import { tempMailroot } from '../helpers/relay.js';
+
+const MINUTE = 60_000;
+const REPLY = 'ESOCKET: connect ECONNREFUSED 127.0.0.1:9';
+
+/** A loopback port nothing listens on: a connection there is refused at once. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A clock the test moves: `at` ms after the message was accepted (as its id says). */
+async function setup() {
+  const clock = { queuedAt: 0, at: 0 };
+  const now = () => new Date(clock.queuedAt + clock.at);
+  const spool = await Spool.open(await tempMailroot(), { lock: false });
+  const log = silentLogger();
+  const policy = { retry: [15 * MINUTE, 30 * MINUTE, 60 * MINUTE], expire: 2 * 24 * 60 * MINUTE };
+  const agent = new DeliveryAgent({
+    spool,
+    transport: new SmartHostTransport({ smartHost: { host: '127.0.0.1', port: await closedPort() }, hostname: 'relay.test', timeout: 1_000, log }),
+    policy,
+    events: new MailEvents(log),
+    bouncer: new Bouncer({ spool, hostname: 'relay.test', copyTo: [], limitPerHour: 10, log, now }),
+    maxHopCount: 15,
+    delayNotify: 0,
+    now,
+  });
+  const { id } = await spool.accept({ sender: 'ca@example.com', recipients: ['ops@example.net'] }, Readable.from([Buffer.from('Subject: held\r\n\r\nbody\r\n')]));
+  clock.queuedAt = timeOfId(id)!.getTime();
+  return { spool, agent, name: `${id}.eml`, clock };
+}
+
+describe('the retry state a failed attempt writes', () => {
+  it('a message without an .rtr, deferred by a failed probe: its first .rtr, First-Queued from its id', async () => {
+    const { spool, agent, name, clock } = await setup();
+    clock.at = MINUTE;
+    const outcome = await agent.deferUnattempted(name, REPLY);
+    assert.equal(outcome.kind, 'deferred');
+    assert.equal(outcome.kind === 'deferred' && outcome.retryAt.getTime(), clock.queuedAt + MINUTE + 15 * MINUTE);
+    const state = (await spool.readRetryState(name))!;
+    assert.equal(state.attempts, 1);
+    assert.equal(state.firstQueued.getTime(), clock.queuedAt, 'dated from the accept time in its id');
+    assert.equal(state.firstAttempt?.getTime(), clock.queuedAt + MINUTE);
+    assert.equal(state.lastAttempt?.getTime(), clock.queuedAt + MINUTE);
+    assert.equal(state.nextAttempt?.getTime(), clock.queuedAt + 16 * MINUTE);
+    assert.equal(state.hostDeferred, true);
+    assert.equal(state.lastReply, REPLY);
+    await spool.close();
+  });
+
+  it('a real attempt without an .rtr: written only after it, First-Queued from its id', async () => {
+    const { spool, agent, name, clock } = await setup();
+    clock.at = 16 * MINUTE;
+    assert.equal(await spool.readRetryState(name), undefined, 'no .rtr before the attempt');
+    const outcome = await agent.attempt(name);
+    assert.equal(outcome.kind === 'deferred' && outcome.retryAt.getTime(), clock.queuedAt + 16 * MINUTE + 15 * MINUTE);
+    const state = (await spool.readRetryState(name))!;
+    assert.equal(state.attempts, 1);
+    assert.equal(state.firstQueued.getTime(), clock.queuedAt);
+    assert.equal(state.lastAttempt?.getTime(), clock.queuedAt + 16 * MINUTE);
+    await spool.close();
+  });
+
+  it('an id older than the expiry (a file replayed into Queue) starts its clock at the first failure, not expired', async () => {
+    const { spool, agent, name, clock } = await setup();
+    clock.at = 3 * 24 * 60 * MINUTE;
+    const outcome = await agent.attempt(name);
+    assert.equal(outcome.kind, 'deferred');
+    const state = (await spool.readRetryState(name))!;
+    assert.equal(state.firstQueued.getTime(), clock.queuedAt + clock.at);
+    await spool.close();
+  });
+
+  it('an .rtr that appeared since the message was listed is read and continued, not overwritten', async () => {
+    const { spool, agent, name, clock } = await setup();
+    clock.at = 80 * MINUTE;
+    const earlier = {
+      firstQueued: new Date(clock.queuedAt - 60 * MINUTE),
+      firstAttempt: new Date(clock.queuedAt - 60 * MINUTE),
+      attempts: 3,
+      lastAttempt: new Date(clock.queuedAt - 5 * MINUTE),
+      nextAttempt: new Date(clock.queuedAt),
+      hostDeferred: false,
+      delayNotified: true,
+      lastReply: '451 4.3.0 try again later',
+    };
+    await spool.writeRetryState(name, earlier);
+    // An operator moved its .rtr in after the message was listed. The attempt is refused; the failure continues
+    // the .rtr it finds instead of starting a new one.
+    const outcome = await agent.attempt(name, { force: true });
+    assert.equal(outcome.kind, 'deferred');
+    const state = (await spool.readRetryState(name))!;
+    assert.equal(state.attempts, 4);
+    assert.equal(state.firstQueued.getTime(), earlier.firstQueued.getTime());
+    assert.equal(state.delayNotified, true, 'a delay notice already sent is not sent again');
+    await spool.close();
+  });
+});
