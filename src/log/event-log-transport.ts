@@ -1,6 +1,6 @@
 // A winston transport that copies the few log entries an administrator watches the Event Viewer for into the
 // Windows Application log: the relay started and stopped, the smart host went down and came back, the first
-// message since the start went to Badmail, and errors. Everything else stays in the normal log only.
+// message since the start went to Badmail, operator alerts, and errors. Everything else stays in the normal log only.
 import TransportStream from 'winston-transport';
 import { EventLogWriter, type EventLogEntry, type EventLogOptions } from './event-log.js';
 import type { Logger } from './logger.js';
@@ -12,6 +12,8 @@ export const EVENT_IDS = {
   smartHostDown: 200,
   smartHostUp: 201,
   firstBadmail: 300,
+  /** An operator alert (src/ops/alerts.ts): smart host down too long, queue too old, Badmail's first file of the day. */
+  alert: 400,
   error: 900,
 } as const;
 
@@ -51,6 +53,7 @@ export function eventFor(info: LogInfo, state: { badmailSeen: boolean }): EventL
         message: `A message was moved to Badmail (the first since the start; later ones are in the log only): ${fieldsText(info, ['id', 'file', 'reason', 'recipients'])}`,
       };
     default:
+      if (info.alert !== undefined) return { type: 'ERROR', id: EVENT_IDS.alert, message };
       if (info.level !== 'error') return undefined;
       return { type: 'ERROR', id: EVENT_IDS.error, message: `${message}${info.error !== undefined ? `: ${fieldsText(info, ['error'])}` : ''}` };
   }

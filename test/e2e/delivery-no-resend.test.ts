@@ -54,7 +54,7 @@ describe('no resend before the retry time', () => {
     });
   });
 
-  it('sends a delivered message whose file cannot be removed once, and removes it when it can', async (t) => {
+  it('sends a delivered message whose file cannot be removed once, and removes it when it can', { skip: process.platform === 'win32' && 'the file is made undeletable with chattr +i or a read-only folder, which Windows does not have (there a scanner\'s open handle does it)' }, async (t) => {
     let queueFile = '';
     let release: () => Promise<void> = async () => undefined;
     await withRelay(

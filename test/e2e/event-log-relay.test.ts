@@ -54,6 +54,9 @@ describe('Windows Event Log from the relay', () => {
       await upstream.stop();
     }
     await written();
-    assert.deepEqual(await eventIds(record), [EVENT_IDS.started, EVENT_IDS.smartHostDown, EVENT_IDS.smartHostUp, EVENT_IDS.firstBadmail, EVENT_IDS.stopped]);
+    const ids = await eventIds(record);
+    // Badmail's first file of the day is also an operator alert, written as one of its own, in either order.
+    assert.equal(ids.filter((id) => id === EVENT_IDS.alert).length, 1, `one alert event: ${ids.join(', ')}`);
+    assert.deepEqual(ids.filter((id) => id !== EVENT_IDS.alert), [EVENT_IDS.started, EVENT_IDS.smartHostDown, EVENT_IDS.smartHostUp, EVENT_IDS.firstBadmail, EVENT_IDS.stopped]);
   });
 });
