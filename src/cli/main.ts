@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Command line: `mailroot serve` (the default command; every config key is also a flag, see --help) and
 // `mailroot hash-password` (a password hash for authUsers).
+import { writeSync } from 'node:fs';
 import yargs, { type Options } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { loadConfig } from '../config/load.js';
@@ -27,7 +28,8 @@ const STOP_GRACE_MS = 10_000;
 const STOP_BACKSTOP_EXTRA_MS = 5_000;
 
 function fail(code: number, message: string): never {
-  process.stderr.write(`mailroot: ${message}\n`);
+  // Written synchronously: process.exit() right after an asynchronous write lost the message under Windows' node.exe.
+  writeSync(2, `mailroot: ${message}\n`);
   process.exit(code);
 }
 
