@@ -1,36 +1,15 @@
 // A full disk when a message's .rtr is due: the .rtr cannot be written, and that must neither make a tight loop
 // of delivery attempts nor leave a temp file in SortTemp per attempt.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { smallDisk } from '../helpers/small-disk.js';
 import { eventually, filesIn, startRelay } from '../helpers/relay.js';
 
-// Needs root: the mailroot is a 1 MB tmpfs, so the disk really fills up.
-let mountPoint: string | undefined;
-let skip: string | false = false;
-
-before(async () => {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) {
-    skip = 'needs root on Linux to mount a small tmpfs';
-    return;
-  }
-  mountPoint = await fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-full-rtr-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]);
-  } catch (err) {
-    skip = `cannot mount tmpfs here: ${(err as Error).message}`;
-    mountPoint = undefined;
-  }
-});
-
-after(() => {
-  if (mountPoint) execFileSync('umount', ['-l', mountPoint]);
-});
+const disk = smallDisk('mailroot-full-rtr-');
 
 /** A smart host that answers every connection with 421 and counts them: one connection per attempt. */
 async function busyHost(): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
@@ -69,7 +48,8 @@ async function fill(dir: string): Promise<void> {
 
 describe('disk full when an .rtr is due', () => {
   it('retries at the retry interval, not in a tight loop, and leaves no temp file', async (t) => {
-    if (skip || !mountPoint) return t.skip(skip || 'no mount');
+    const mountPoint = disk.mountPoint;
+    if (disk.skip || !mountPoint) return t.skip(disk.skip || 'no mount');
     const host = await busyHost();
     const relay = await startRelay({ mailroot: mountPoint, smartHost: `127.0.0.1:${host.port}`, settings: { retry: ['1s'], minFreeSpace: '0' } });
     let stopped = false;

@@ -1,38 +1,18 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { sendMail } from '../helpers/client.js';
+import { smallDisk } from '../helpers/small-disk.js';
 import { eventually, filesIn, relayPort, startRelay } from '../helpers/relay.js';
 import { Upstream } from '../helpers/upstream.js';
 
-// Needs root: the mailroot is a 1 MB tmpfs, so the disk really fills up.
-let mountPoint: string | undefined;
-let skip: string | false = false;
-
-before(async () => {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) {
-    skip = 'needs root on Linux to mount a small tmpfs';
-    return;
-  }
-  mountPoint = await fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-full-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]);
-  } catch (err) {
-    skip = `cannot mount tmpfs here: ${(err as Error).message}`;
-    mountPoint = undefined;
-  }
-});
-
-after(() => {
-  if (mountPoint) execFileSync('umount', ['-l', mountPoint]);
-});
+const disk = smallDisk('mailroot-full-');
 
 describe('disk full', () => {
   it('answers 452 when the disk fills, leaves no partial file, and accepts again once delivery frees space', async (t) => {
-    if (skip || !mountPoint) return t.skip(skip || 'no mount');
+    const mountPoint = disk.mountPoint;
+    if (disk.skip || !mountPoint) return t.skip(disk.skip || 'no mount');
     const upstream = await new Upstream().start();
     const port = upstream.port;
     await upstream.stop();
