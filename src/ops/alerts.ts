@@ -1,15 +1,20 @@
 // Alerts for the operator (never the sender): the smart host unreachable for a while, the oldest queued message
 // getting old, Badmail receiving its first file of the day. Each goes to the log at error level, to every
 // onAlert listener (the Windows Event Log hooks in here), and optionally to a webhook and as a mail sent
-// directly (alertMailVia, else the smart host), never through Queue, where it would wait behind the outage it
+// directly (alertMailVia, else the smart hosts), never through Queue, where it would wait behind the outage it
 // reports. Each kind is sent at most once per alertInterval.
 import fsp from 'node:fs/promises';
-import nodemailer from 'nodemailer';
+import { Readable } from 'node:stream';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import type { HostPort } from '../config/schema.js';
+import { hostLabel, type HostAuth, type SmartHostSpec } from '../config/smart-hosts.js';
 import type { Logger } from '../log/logger.js';
 import type { BadmailEvent, HostStateEvent, MailEventObserver } from '../log/mail-events.js';
 import { isQueueMessageName, idOf } from '../spool/spool.js';
 import { timeOfId } from '../spool/ids.js';
+import { authenticator } from '../transport/host-auth.js';
+import { OAuth2TokenProvider } from '../transport/oauth2-token.js';
+import { SmartHostTransport } from '../transport/smart-host.js';
 
 export type AlertKind = 'smart-host-unreachable' | 'queue-age' | 'badmail';
 
@@ -33,8 +38,11 @@ export interface AlertOptions {
   /** Most one alert of each kind per this long. */
   interval: number;
   hostname: string;
-  /** The smart hosts (not "mx"), tried after mailVia. They get no AUTH: an alert route should be a host that trusts this relay. */
-  smartHosts: HostPort[];
+  /**
+   * The smart hosts (not "mx"), tried after mailVia, each with its own settings: TLS mode, CA file and AUTH (a
+   * Microsoft 365 or SendGrid user has no other way out). mailVia gets opportunistic TLS and no AUTH.
+   */
+  smartHosts: SmartHostSpec[];
   queueDir: string;
   log: Logger;
 }
@@ -51,6 +59,8 @@ export class Alerts implements MailEventObserver {
   #stopped = false;
   /** Sends in progress (mail, webhook), awaited by stop(). */
   readonly #sending = new Set<Promise<void>>();
+  /** OAuth2 token providers of the smart hosts' accounts, made when an alert first goes through one. */
+  readonly #tokens = new Map<string, OAuth2TokenProvider>();
 
   constructor(options: AlertOptions) {
     this.#options = options;
@@ -152,37 +162,51 @@ export class Alerts implements MailEventObserver {
     }
   }
 
-  /** Straight to an SMTP server, the alert route first, then the smart host: never through Queue. */
+  /** Straight to an SMTP server, the alert route first, then the smart hosts in order: never through Queue. */
   async #mail(alert: Alert): Promise<void> {
-    const { mailTo, mailVia, smartHosts, hostname } = this.#options;
+    const { mailTo, mailVia, smartHosts, hostname, log } = this.#options;
     if (mailTo.length === 0) return;
-    const routes = [...(mailVia ? [mailVia] : []), ...smartHosts];
+    const from = `mailroot@${hostname}`;
+    const message = await new MailComposer({
+      from,
+      to: mailTo,
+      subject: `[mailroot ${hostname}] ${alert.kind}: ${alert.message}`.slice(0, 200),
+      text: `${alert.message}\n\nRelay: ${hostname}\nTime: ${alert.at}\nAlert: ${alert.kind}\n`,
+    }).compile().build();
+    const routes: SmartHostSpec[] = [...(mailVia ? [{ ...mailVia, tls: 'opportunistic' as const }] : []), ...smartHosts];
     const errors: string[] = [];
-    for (const route of routes) {
-      const transport = nodemailer.createTransport({
-        host: route.host,
-        port: route.port,
-        name: hostname,
-        connectionTimeout: SEND_TIMEOUT,
-        greetingTimeout: SEND_TIMEOUT,
-        socketTimeout: SEND_TIMEOUT,
-        tls: { rejectUnauthorized: false },
+    for (const spec of routes) {
+      // The smart host's own sender, for this one message: its TLS mode, certificate checks and login.
+      const sender = new SmartHostTransport({
+        smartHost: spec,
+        authenticate: spec.auth ? authenticator(spec.auth, (auth) => this.#tokenProvider(auth)) : undefined,
+        hostname,
+        timeout: SEND_TIMEOUT,
+        log,
+        maxMessagesPerConnection: 1,
       });
       try {
-        await transport.sendMail({
-          from: `mailroot@${hostname}`,
-          to: mailTo,
-          subject: `[mailroot ${hostname}] ${alert.kind}: ${alert.message}`.slice(0, 200),
-          text: `${alert.message}\n\nRelay: ${hostname}\nTime: ${alert.at}\nAlert: ${alert.kind}\n`,
-        });
-        return;
-      } catch (err) {
-        errors.push(`${route.host}:${route.port}: ${(err as Error).message}`);
+        const result = await sender.deliver({ sender: from, recipients: mailTo }, () => Readable.from([message]));
+        if (result.kind === 'sent' && result.accepted.length > 0) return;
+        const reply = result.kind === 'sent' ? [...result.failed, ...result.deferred].map((r) => r.reply).join('; ') : result.reply;
+        errors.push(`${hostLabel(spec)}: ${reply}`);
       } finally {
-        transport.close();
+        await sender.close();
       }
     }
-    this.#options.log.warn('cannot mail an alert on any route', { alert: alert.kind, errors });
+    log.warn('cannot mail an alert on any route', { alert: alert.kind, errors });
+  }
+
+  /** One provider per OAuth2 account, kept for the next alert (a token serves an hour or so). */
+  #tokenProvider(auth: HostAuth): OAuth2TokenProvider {
+    if (auth.type !== 'xoauth2') throw new Error('not an OAuth2 account');
+    const key = JSON.stringify([auth.provider, auth.tokenUrl, auth.clientId, auth.scope, auth.user]);
+    let provider = this.#tokens.get(key);
+    if (!provider) {
+      provider = new OAuth2TokenProvider({ auth });
+      this.#tokens.set(key, provider);
+    }
+    return provider;
   }
 
   async stop(): Promise<void> {

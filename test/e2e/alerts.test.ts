@@ -2,10 +2,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { Alert } from '../../src/ops/alerts.js';
 import { sendMail } from '../helpers/client.js';
+import { dropFile } from '../helpers/pickup.js';
 import { eventually, filesIn, relayPort, startRelay } from '../helpers/relay.js';
+import { SecureUpstream } from '../helpers/secure-upstream.js';
+import { makeTestCa, type TestCa } from '../helpers/test-ca.js';
+import { TokenEndpoint } from '../helpers/token-endpoint.js';
 import { Upstream } from '../helpers/upstream.js';
 
 /** A webhook receiver on loopback. */
@@ -85,6 +89,76 @@ describe('operator alerts', { skip: process.platform === 'win32' && 'the tests w
       await relay.stop();
       await upstream.stop();
       await hook.close();
+    }
+  });
+});
+
+// Alert mail through a smart host that wants TLS and AUTH (Microsoft 365, SendGrid): the host's own settings are
+// used, as for queued mail. A Badmail file from Pickup raises the alert; mailVia is down, so the smart host carries it.
+describe('alert mail through a smart host with TLS and AUTH', () => {
+  let ca: TestCa | string;
+  before(async () => {
+    ca = await makeTestCa();
+  });
+
+  /** A port nothing listens on: mailVia, tried first, refuses the connection. */
+  async function closedPort(): Promise<string> {
+    const gone = await new Upstream().start();
+    await gone.stop();
+    return gone.address;
+  }
+
+  async function raiseBadmailAlert(smartHost: Record<string, unknown>): Promise<Awaited<ReturnType<typeof startRelay>>> {
+    const relay = await startRelay({
+      smartHost: 'unused:25',
+      settings: { smartHost: [smartHost], alertMailTo: ['admin@example.org'], alertMailVia: await closedPort(), pickupSettleTime: '100ms', retry: ['10m'] },
+    });
+    await dropFile(relay.spool.layout.pickup, 'no-recipients.eml', 'From: a@example.com\r\nSubject: no recipients\r\n\r\nbody\r\n');
+    return relay;
+  }
+
+  it('signs in with the smart host\'s password over verified STARTTLS (tls: required, caFile)', async (t) => {
+    if (typeof ca === 'string') return t.skip(ca);
+    const upstream = await new SecureUpstream({ ...ca.server, password: { user: 'apikey', pass: 'alert-secret' } }).start();
+    const host = { host: '127.0.0.1', port: upstream.port, tls: 'required', caFile: ca.caFile, auth: { type: 'plain', user: 'apikey', password: 'alert-secret' } };
+    const relay = await raiseBadmailAlert(host);
+    try {
+      await eventually(() => upstream.received.length === 1, 20_000, 'the alert mail at the smart host');
+      const mail = upstream.received[0]!;
+      assert.deepEqual(mail.to, ['admin@example.org']);
+      assert.equal(mail.from, 'mailroot@relay.test');
+      assert.match(mail.data.replace(/\r\n[ \t]+/g, ' '), /Subject: \[mailroot relay\.test\] badmail: Badmail received its first file today/);
+      assert.equal(mail.secure, true);
+      assert.equal(mail.user, 'apikey');
+      assert.deepEqual(upstream.logins.map((l) => [l.method, l.user, l.ok, l.secure]), [['PLAIN', 'apikey', true, true]]);
+      assert.ok(upstream.mailFrom.every((m) => m.secure), 'nothing sent before TLS');
+    } finally {
+      await relay.stop();
+      await upstream.stop();
+    }
+  });
+
+  it('signs in with XOAUTH2 and a token from the account\'s token endpoint (Microsoft 365 style)', {
+    skip: process.platform === 'win32' && 'the token endpoint is reached with fetch(), which fails against a loopback HTTP server under Wine\'s node.exe ("fetch failed")',
+  }, async (t) => {
+    if (typeof ca === 'string') return t.skip(ca);
+    const endpoint = await new TokenEndpoint({ clientId: 'app-1', clientSecret: 'app-secret', lifetime: 3600 }).start();
+    const upstream = await new SecureUpstream({ ...ca.server, xoauth2Refusal: 'microsoft', token: (user, token) => user === 'relay@contoso.test' && endpoint.isValid(token) }).start();
+    const host = {
+      host: '127.0.0.1', port: upstream.port, tls: 'required', caFile: ca.caFile,
+      auth: { type: 'xoauth2', provider: 'microsoft', user: 'relay@contoso.test', tokenUrl: endpoint.url, clientId: 'app-1', clientSecret: 'app-secret' },
+    };
+    const relay = await raiseBadmailAlert(host);
+    try {
+      await eventually(() => upstream.received.length === 1, 20_000, 'the alert mail at the smart host');
+      assert.deepEqual(upstream.received[0]!.to, ['admin@example.org']);
+      assert.equal(upstream.received[0]!.user, 'relay@contoso.test');
+      assert.deepEqual(upstream.logins.map((l) => [l.method, l.ok, l.secure]), [['XOAUTH2', true, true]]);
+      assert.equal(endpoint.requests.length, 1);
+    } finally {
+      await relay.stop();
+      await upstream.stop();
+      await endpoint.stop();
     }
   });
 });
