@@ -38,7 +38,7 @@ describe('smart host outage: messages queued meanwhile', () => {
 
       // The first message finds the host down with a real attempt of its own.
       assert.match((await send(0)).response, /^250 /);
-      await eventually(() => relay.scheduler.hostDown, 10_000, 'the host to be known down');
+      await eventually(() => relay.scheduler.isRouteDown('default'), 10_000, 'the host to be known down');
       await eventually(async () => (await retryStates(queue)).size === 1, 10_000, "the first message's .rtr");
 
       // A burst while the host is known down: each probe (every 100 ms) tries one of them for real; the failed
@@ -52,7 +52,7 @@ describe('smart host outage: messages queued meanwhile', () => {
       await sleep(300);
       const snapshotAt = Date.now();
       const again = await retryStates(queue);
-      assert.ok(relay.scheduler.hostDown, 'the host is known down');
+      assert.ok(relay.scheduler.isRouteDown('default'), 'the host is known down');
       const queued = (await filesIn(queue, '.eml')).map((name) => name.slice(0, -'.eml'.length));
       assert.equal(queued.length, BURST + 1, 'every message is in Queue');
       assert.equal(upstream.connections, 0);

@@ -53,7 +53,7 @@ describe('probes before a message is due', () => {
       const { response } = await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['only@example.net'], subject: 'probe me' });
       assert.match(response, /^250 /);
       await eventually(async () => /^Attempts: 1\r$/m.test((await onlyState(queue))?.text ?? ''), 10_000, 'the first attempt recorded');
-      assert.ok(relay.scheduler.hostDown);
+      assert.ok(relay.scheduler.isRouteDown('default'));
       const before = (await onlyState(queue))!;
       assert.match(before.text, /^Last-Reply: 421 /m);
       const { mtimeMs } = await fs.stat(path.join(queue, before.name));
@@ -113,7 +113,7 @@ describe('probes before a message is due', () => {
       const before = (await onlyState(queue))!;
       assert.match(before.text, /^Last-Reply: .*ECONNREFUSED/m);
       await sleep(1_500);
-      assert.ok(relay.scheduler.hostDown);
+      assert.ok(relay.scheduler.isRouteDown('default'));
       assert.equal((await onlyState(queue))!.text, before.text, 'Attempts still 1, the rest as first recorded');
 
       await upstream.start(port);
