@@ -186,9 +186,10 @@ export class RoutingTransport implements Transport {
       const sender = this.#senders.get(spec) ?? this.#mxSenders.get(host)!.sender;
       const result = await sender.deliver(envelope, openBody);
       if (result.kind === 'not-sent' && result.scope === 'host') {
-        this.#health.failed(host, result.reply, result.problem);
-        // Lost after the final dot: this host may have the message, so no other host gets it now.
+        // Lost after the final dot: this host may have the message, so no other host gets it now. The host took
+        // the whole transaction, so it is not marked down for that: its next message finds out how it is.
         if (result.maybeDelivered) return { ...result, host };
+        this.#health.failed(host, result.reply, result.problem);
         failures.push({ ...result, host });
         return undefined;
       }
