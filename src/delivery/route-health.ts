@@ -126,6 +126,19 @@ export class RouteHealth {
     this.#routes.get(route)?.held.delete(name);
   }
 
+  /** The route the message is held for, if any. */
+  heldBy(name: string): string | undefined {
+    return this.#heldBy.get(name);
+  }
+
+  /** An operator wants this held message tried now: it is the route's next probe, due at once. */
+  probeNext(route: string, name: string): void {
+    const state = this.#route(route);
+    state.held = new Set([name, ...state.held]);
+    this.#heldBy.set(name, route);
+    state.nextProbeAt = Math.min(state.nextProbeAt, this.#options.clock.now());
+  }
+
   /** Routes down, not being probed, whose probe time has come, each with the messages that could be its probe. */
   *dueProbes(): Generator<{ route: string; candidates: Iterable<string> }> {
     const now = this.#options.clock.now();

@@ -97,8 +97,17 @@ export class Scheduler {
     return this.#queue.isWaiting(name);
   }
 
-  /** An operator made a waiting message due now (its .rtr says so): it joins the ready line. */
+  /**
+   * An operator made a waiting message due now (its .rtr says so): it joins the ready line, or, when it waits
+   * for a route that is down, it is that route's next probe (an ordinary attempt would connect nowhere).
+   */
   dueNow(name: string): void {
+    const route = this.#routes.heldBy(name);
+    if (route !== undefined && this.#routes.isDown(route) && this.#queue.isWaiting(name)) {
+      this.#routes.probeNext(route, name);
+      this.#pump();
+      return;
+    }
     if (this.#queue.release(name, false)) this.#pump();
   }
 

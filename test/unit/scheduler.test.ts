@@ -249,4 +249,22 @@ describe('scheduler', () => {
     assert.equal(done, true, 'a hanging attempt is left after grace');
     await hanging;
   });
+
+  it('an operator\'s "retry now" of a message held for a route that is down makes it that route\'s next probe, at once', async () => {
+    const { agent, scheduler } = setup();
+    scheduler.notify('a1');
+    scheduler.notify('a2');
+    await agent.answer('a1', deferred([down('A', '421 4.3.2 busy')])); // next probe in slowRetry (5 s)
+    await agent.answer('a2', deferred([untried('A')]));
+    scheduler.dueNow('a2');
+    await flush();
+    assert.deepEqual(agent.pending(), ['a2']);
+    assert.deepEqual(agent.last('a2').options, { force: true, probe: true });
+    scheduler.notify('b1');
+    scheduler.dueNow('b1'); // not waiting: nothing changes
+    await agent.answer('b1', deferred([up('B')], 1_000, '451 4.2.0 busy'));
+    scheduler.dueNow('b1');
+    await flush();
+    assert.deepEqual(agent.last('b1').options, { force: false }, 'a message of a route that is up just joins the line');
+  });
 });
