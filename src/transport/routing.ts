@@ -62,6 +62,8 @@ export class RoutingTransport implements Transport {
   readonly #sendOptions: { hostname: string; timeout: number; log: Logger; maxMessagesPerConnection: number; protocolLog: ProtocolLog | undefined };
   readonly #domainSlots: DomainSlots;
   readonly #masquerade: string | undefined;
+  /** Half-open probes of failed hosts, made without a message (see #check). */
+  readonly #checks = new Set<Promise<void>>();
   /** Each route's host list (as the route table hands it out) to the route's name. */
   readonly #routeNames = new Map<SmartHostSpec[], string>();
 
@@ -203,7 +205,16 @@ export class RoutingTransport implements Transport {
     }
     const skipped: SmartHostSpec[] = [];
     for (const spec of hosts) {
-      if (!this.#health.claim(labelOf(spec))) {
+      const label = labelOf(spec);
+      const halfOpen = this.#health.isDown(label);
+      if (!this.#health.claim(label)) {
+        skipped.push(spec);
+        continue;
+      }
+      if (halfOpen && !probe && hosts.some((other) => other !== spec && !this.#health.isDown(labelOf(other)))) {
+        // Its time to be tried again, while another host of the route is up: a connection without a message
+        // finds out, so that a host that hangs until the timeout keeps no message (and no slot) waiting.
+        this.#check(spec, label);
         skipped.push(spec);
         continue;
       }
@@ -222,6 +233,19 @@ export class RoutingTransport implements Transport {
     const host = failures.at(-1)?.host;
     // One domain's exchangers being unreachable says nothing about other mail: this message waits its turn.
     return { kind: 'not-sent', scope: direct ? 'message' : 'host', permanent: false, reply, ...(problem ? { problem } : {}), ...(host ? { host } : {}) };
+  }
+
+  /** A failed host's half-open probe without a message: up again once a connection is ready for mail. */
+  #check(spec: SmartHostSpec, label: string): void {
+    const sender = this.#senders.get(spec) ?? this.#mxSenders.get(label)?.sender;
+    if (!sender) return;
+    const checking = sender.check().then((result) => {
+      if (!result) this.#health.succeeded(label);
+      else if (result.kind === 'not-sent' && result.scope === 'host') this.#health.failed(label, result.reply, result.problem);
+      else this.#health.succeeded(label); // it answered: a refusal of a message, not of service
+    });
+    this.#checks.add(checking);
+    void checking.finally(() => this.#checks.delete(checking));
   }
 
   /** The result of an attempt that tried no host: what each host last failed with, as a failed attempt says it. */
@@ -252,6 +276,7 @@ export class RoutingTransport implements Transport {
 
   async close(): Promise<void> {
     await Promise.all([...this.#senders.values(), ...[...this.#mxSenders.values()].map((e) => e.sender)].map((sender) => sender.close()));
+    await Promise.allSettled([...this.#checks]); // closing cut the connections they were opening
   }
 }
 
