@@ -323,7 +323,7 @@ export const CONFIG_KEYS = {
     parse: (raw: unknown) => parseRoutes(raw, parseSmartHostAddress),
   },
   hostDownTime: {
-    description: 'A smart host that failed (no connection, 421, refused login or certificate) is skipped this long while another host of its route works; then one message tries it again',
+    description: 'A smart host that failed (no connection, 421, refused login or certificate) is skipped this long while another host of its route works; then a connection without a message tries it again',
     defaultText: '"30s"',
     default: () => 30_000,
     parse: positiveDuration,
