@@ -66,9 +66,9 @@ export class Relay {
       copyTo: config.ndrCopyTo,
       limitPerHour: config.ndrLimitPerHour,
       log,
-      remoteMta: this.#transport.primaryHost,
       eightBitAccepted: () => this.#transport.offers('8BITMIME') !== false,
     });
+    const routeDescriptions = this.#transport.routeDescriptions();
     const agent = new DeliveryAgent({
       spool,
       transport: this.#transport,
@@ -84,7 +84,7 @@ export class Relay {
       concurrency: config.concurrency,
       probeInterval: config.probeInterval,
       slowRetry: Math.min(config.retry[0]!, SLOW_RETRY_CAP),
-      hostDescription: this.#transport.description,
+      describeRoute: (route) => describeRoute(route, routeDescriptions),
       log,
       events,
     });
@@ -109,6 +109,7 @@ export class Relay {
       inFlight: () => this.scheduler.inFlightNames(),
       queueKnown: () => this.scheduler.size,
       hostStates: () => this.#transport.hostStates(),
+      routeStates: () => this.scheduler.routeStates(),
       log,
     });
     events.observe(this.#status);
@@ -173,4 +174,10 @@ export class Relay {
     await this.spool.close();
     this.#log.info('relay stopped');
   }
+}
+
+/** A route as the log names it: the default route by its hosts, another by its domain and hosts. */
+function describeRoute(route: string, descriptions: Map<string, string>): string {
+  const hosts = descriptions.get(route) ?? '';
+  return route === 'default' ? hosts : `${hosts} (route ${route})`;
 }

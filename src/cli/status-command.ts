@@ -94,6 +94,9 @@ async function status(argv: StatusArgs): Promise<number> {
       const action = host.problem ? ` (the relay's ${host.problem === 'tls' ? 'TLS settings or the host\'s certificate' : 'credentials'} need fixing)` : '';
       problems.push([WARNING, `smart host ${host.host} down since ${host.since}${action}: ${host.lastError?.reply ?? ''}`.trim()]);
     }
+    for (const route of relay!.routes ?? []) {
+      if (route.state === 'down') problems.push([WARNING, `route ${route.route} down since ${route.since} (${route.held} message(s) held for it): ${route.lastError ?? ''}`.trim()]);
+    }
   }
   const oldestAge = oldestAt === undefined ? undefined : now - oldestAt;
   if (oldestAge !== undefined && oldestAge > critAge) problems.push([CRITICAL, `oldest queued message is ${age(oldestAge)} old`]);
@@ -116,6 +119,7 @@ async function status(argv: StatusArgs): Promise<number> {
           updatedAt: relay.updatedAt,
           listening: relay.listening,
           smartHosts: relay.smartHosts,
+          routes: relay.routes ?? [],
           counts: relay.counts,
         }
       : { running: false },
@@ -139,6 +143,7 @@ async function status(argv: StatusArgs): Promise<number> {
     lines.push(`Relay: mailroot ${relay.version}, pid ${relay.pid}, started ${relay.startedAt}, status written ${relay.updatedAt}`);
     if (relay.listening.length) lines.push(`Listening: ${relay.listening.join(', ')}`);
     for (const h of relay.smartHosts) lines.push(`Smart host ${h.host}: ${h.state} since ${h.since}${h.lastError ? `; last error ${h.lastError.at}: ${h.lastError.reply}` : ''}`);
+    for (const r of relay.routes ?? []) lines.push(`Route ${r.route}: ${r.state} since ${r.since}${r.state === 'down' ? `, ${r.held} message(s) held, next probe ${r.nextProbeAt ?? 'when a message waits'}` : ''}`);
     lines.push(`Since start: ${relay.counts.accepted} accepted, ${relay.counts.delivered} delivered, ${relay.counts.deferred} deferred, ${relay.counts.failed} failed (Badmail)`);
   }
   process.stdout.write(lines.join('\n') + '\n');

@@ -323,7 +323,7 @@ export const CONFIG_KEYS = {
     parse: (raw: unknown) => parseRoutes(raw, parseSmartHostAddress),
   },
   hostDownTime: {
-    description: 'A smart host that failed (no connection, 421, refused login or certificate) is skipped this long while another host of its route works; then one message tries it again',
+    description: 'A smart host that failed (no connection, 421, refused login or certificate) is skipped this long while another host of its route works; then a connection without a message tries it again',
     defaultText: '"30s"',
     default: () => 30_000,
     parse: positiveDuration,
@@ -381,7 +381,7 @@ export const CONFIG_KEYS = {
     list: true,
   },
   probeInterval: {
-    description: 'While the smart host is unreachable, one message at a time is tried this often, so its return is noticed within this time and the backlog goes out at once',
+    description: 'While every smart host of a route is unreachable, one message of that route at a time is tried this often, so its return is noticed within this time and the route\'s backlog goes out at once',
     defaultText: '"250ms"',
     default: () => 250,
     parse: positiveDuration,

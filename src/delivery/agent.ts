@@ -7,7 +7,7 @@ import type { MailEvents } from '../log/mail-events.js';
 import type { RetryState } from '../spool/retry-state.js';
 import { idOf, type QueuedMessage, type Spool } from '../spool/spool.js';
 import { timeOfId } from '../spool/ids.js';
-import type { DeliveryResult, RecipientReply, Transport } from '../transport/transport.js';
+import type { DeliveryResult, RecipientReply, RouteReport, Transport } from '../transport/transport.js';
 import { badmailReport } from '../spool/badmail-report.js';
 import type { Bouncer, NotifyResult } from './bouncer.js';
 import { headerBlock, type FailureCause } from './dsn.js';
@@ -16,26 +16,26 @@ import { decideRetry, type RetryPolicy } from './retry-policy.js';
 /** Enough to hold any real header block; only the Received: lines in it are counted. */
 const HEADER_READ_LIMIT = 256 * 1024;
 
+/**
+ * What became of the message, and (`routes`) what the attempt learned about each route it used: absent when no
+ * smart host was asked (a mail loop, a delivered file's removal retried, an unreadable file).
+ */
 export type AttemptOutcome =
-  | { kind: 'delivered' }
-  | { kind: 'badmail' }
+  | { kind: 'delivered'; routes?: RouteReport[] }
+  | { kind: 'badmail'; routes?: RouteReport[] }
   /** The file is no longer in Queue (an operator moved it): nothing to do. */
   | { kind: 'gone' }
   /** Its retry state says it is not due yet. */
   | { kind: 'not-due'; at: Date }
-  | {
-      kind: 'deferred';
-      retryAt: Date;
-      hostDown: boolean;
-      reply: string;
-      /** The smart host was not contacted (a delivered file's removal was retried): nothing learned about it. */
-      hostNotContacted?: boolean;
-    };
+  | { kind: 'deferred'; retryAt: Date; reply: string; routes?: RouteReport[] };
 
 export interface AttemptOptions {
-  /** Ignore the retry state's next attempt time (a probe, or the backlog after the host came back). */
+  /** Ignore the retry state's next attempt time (a probe, or the backlog after its route came back). */
   force?: boolean;
-  /** Sent to find out whether the smart host, known to be down, is back: a failure is logged at debug. */
+  /**
+   * The scheduler's probe of a route known down: every host of it is tried; a failure is logged at debug, and a
+   * message probed before its own retry time keeps its schedule.
+   */
   probe?: boolean;
 }
 
@@ -111,13 +111,15 @@ export class DeliveryAgent {
       return this.#toBadmail(message, state, 'mail loop: too many Received: lines (maxHopCount)', failed, 'loop');
     }
 
-    const result = await this.#transport.deliver(message.envelope, () => this.#spool.openBody(message));
+    const result = await this.#transport.deliver(message.envelope, () => this.#spool.openBody(message), { probe });
+    const routes = result.routes;
     try {
       if (probe && notDueUntil && result.kind === 'not-sent' && result.scope === 'host' && !result.permanent && !result.maybeDelivered) {
-        // An extra try on the host's behalf, before this message's own time: its schedule stands.
-        return { kind: 'deferred', retryAt: notDueUntil, hostDown: true, reply: result.reply };
+        // An extra try on the route's behalf, before this message's own time: its schedule stands.
+        return { kind: 'deferred', retryAt: notDueUntil, reply: result.reply, ...(routes ? { routes } : {}) };
       }
-      return await this.#applyResult(message, state, result, probe);
+      const outcome = await this.#applyResult(message, state, result, probe);
+      return outcome.kind === 'gone' || outcome.kind === 'not-due' || !routes ? outcome : { ...outcome, routes };
     } catch (err) {
       return this.#localFailure(message, state, result, err);
     }
@@ -183,10 +185,10 @@ export class DeliveryAgent {
 
   /**
    * A local error after the delivery attempt (the .rtr cannot be written on a full disk, the delivered file
-   * cannot be removed). It goes through the same host state and timing as any failure: the host is down only if
+   * cannot be removed). It goes through the same route state and timing as any failure: a route is down only if
    * the transport said so, and the message waits for its next retry time, counted from now, even though that
    * could not be written down. It never comes back before then, and never as a probe once the upstream may have
-   * it (hostDown is false then).
+   * it (the transport reports no route down then).
    */
   #localFailure(message: QueuedMessage, state: RetryState | undefined, result: DeliveryResult | undefined, err: unknown): AttemptOutcome {
     const now = this.#now();
@@ -201,18 +203,7 @@ export class DeliveryAgent {
       nextAttemptAt: retryAt.toISOString(),
     });
     const reply = hostDown ? result.reply : `local error: ${error}`;
-    return { kind: 'deferred', retryAt, hostDown, reply, ...(result ? {} : { hostNotContacted: true }) };
-  }
-
-  /**
-   * Records a failed attempt for a message that was not itself sent because the smart host is down (a probe
-   * on its behalf just failed). Its schedule moves on exactly as if it had been tried.
-   */
-  async deferUnattempted(name: string, reply: string): Promise<AttemptOutcome> {
-    const message = await this.#read(name);
-    if ('kind' in message) return message;
-    const state = await this.#spool.readRetryState(name);
-    return this.#recordFailure(message, state, reply, true, { quiet: true });
+    return { kind: 'deferred', retryAt, reply, ...(result?.routes ? { routes: result.routes } : {}) };
   }
 
   /**
@@ -241,6 +232,8 @@ export class DeliveryAgent {
     probe: boolean,
   ): Promise<AttemptOutcome> {
     const recipients = message.envelope.recipients;
+    /** The host that answered (or last failed): the Remote-MTA of its replies. */
+    const host = result.host;
     if (result.kind === 'not-sent') {
       if (result.maybeDelivered) {
         const reply = `${result.reply} (after the final dot, before a reply: the message may have been delivered and may arrive twice)`;
@@ -248,13 +241,16 @@ export class DeliveryAgent {
           id: message.id,
           reply: result.reply,
         });
-        return this.#recordFailure(message, state, reply, false);
+        return this.#recordFailure(message, state, reply, false, { host });
       }
       if (result.permanent) {
         const failed = everyRecipient(message, result.reply);
-        return this.#toBadmail(message, state, 'the smart host refused the message permanently', failed, 'refused');
+        return this.#toBadmail(message, state, 'the smart host refused the message permanently', failed, 'refused', host);
       }
-      return this.#recordFailure(message, state, result.reply, result.scope === 'host', { quiet: probe && result.scope === 'host' });
+      // A route known down, not tried at all: the log has said so already (see Scheduler).
+      const untried = result.routes !== undefined && result.routes.length > 0 && result.routes.every((r) => r.state === 'untried');
+      const quiet = result.scope === 'host' && (probe || untried);
+      return this.#recordFailure(message, state, result.reply, result.scope === 'host', { quiet, host });
     }
 
     const { accepted, deferred, failed } = result;
@@ -262,37 +258,38 @@ export class DeliveryAgent {
       failpoint('deliver-after-upstream-250');
       this.#noteDelivered(message, accepted); // until the file no longer lists them (see DeliveredPending)
     }
-    if (result.relayedWithoutDsn?.length) await this.#bouncer.relayed(message, state, result.relayedWithoutDsn, result.reply);
+    if (result.relayedWithoutDsn?.length) await this.#bouncer.relayed(message, state, result.relayedWithoutDsn, result.reply, host);
+    const onHost = host ? { host } : {};
     if (failed.length === 0 && deferred.length === 0) {
       await this.#spool.removeDelivered(message);
       this.#delivered.delete(message.name);
-      this.#events.attempt({ id: message.id, result: 'delivered', reply: result.reply, recipients: accepted });
+      this.#events.attempt({ id: message.id, result: 'delivered', reply: result.reply, recipients: accepted, ...onHost });
       return { kind: 'delivered' };
     }
     if (deferred.length === 0 && accepted.length === 0) {
-      return this.#toBadmail(message, state, 'the smart host refused every recipient permanently', failed, 'refused');
+      return this.#toBadmail(message, state, 'the smart host refused every recipient permanently', failed, 'refused', host);
     }
     // Mixed: some recipients are done for good. Write the failed ones to Badmail, keep only the deferred ones.
     if (failed.length > 0) {
-      const notice = await this.#bouncer.failure(message, state, failed, 'refused');
-      const report = this.#report('the smart host refused these recipients permanently', message, state, failed, notice);
+      const notice = await this.#bouncer.failure(message, state, failed, 'refused', host);
+      const report = this.#report('the smart host refused these recipients permanently', message, state, failed, notice, host);
       await this.#spool.quarantine(message.name, report, { message, recipients: failed.map((f) => f.recipient) });
       this.#events.badmail({ id: message.id, reason: 'recipients refused', recipients: failed.map((f) => f.recipient) });
     }
     if (deferred.length === 0) {
       await this.#spool.removeDelivered(message);
       this.#delivered.delete(message.name);
-      this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
+      this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted, ...onHost });
       return { kind: 'delivered' };
     }
     let remaining = message;
     if (deferred.length < recipients.length) {
       remaining = await this.#spool.rewriteRecipients(message, deferred.map((d) => d.recipient));
       this.#delivered.delete(message.name); // the file now lists only the recipients still to do
-      this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted });
+      this.#events.attempt({ id: message.id, result: 'partial', reply: result.reply, recipients: accepted, ...onHost });
     }
     const reply = deferred.length === 1 ? deferred[0]!.reply : deferred.map((d) => `<${d.recipient}> ${d.reply}`).join('; ');
-    return this.#recordFailure(remaining, state, reply, false, { perRecipient: deferred });
+    return this.#recordFailure(remaining, state, reply, false, { perRecipient: deferred, host });
   }
 
   async #recordFailure(
@@ -300,9 +297,9 @@ export class DeliveryAgent {
     previous: RetryState | undefined,
     reply: string,
     hostDown: boolean,
-    options: { perRecipient?: RecipientReply[]; quiet?: boolean } = {},
+    options: { perRecipient?: RecipientReply[]; quiet?: boolean; host?: string | undefined } = {},
   ): Promise<AttemptOutcome> {
-    const { perRecipient, quiet = false } = options;
+    const { perRecipient, quiet = false, host } = options;
     const now = this.#now();
     const state: RetryState = {
       // A First-Queued in the future (a clock stepped back, a hand edit) would put off expiry: it counts from now.
@@ -319,19 +316,19 @@ export class DeliveryAgent {
     if ('giveUp' in decision) {
       const failed = perRecipient ?? everyRecipient(message, reply);
       const cause: FailureCause = hostDown ? 'unreachable' : 'refused';
-      return this.#toBadmail(message, state, `expired: not delivered within ${describeDuration(this.#policy.expire)} of being queued`, failed, cause);
+      return this.#toBadmail(message, state, `expired: not delivered within ${describeDuration(this.#policy.expire)} of being queued`, failed, cause, host);
     }
     state.nextAttempt = decision.retryAt;
     if (!state.delayNotified && this.#delayNotify > 0 && now.getTime() - state.firstQueued.getTime() >= this.#delayNotify) {
       // Marked before sending: a crash may lose this warning, but never sends it twice.
       state.delayNotified = true;
       await this.#spool.writeRetryState(message.name, state);
-      await this.#bouncer.delay(message, state, new Date(state.firstQueued.getTime() + this.#policy.expire));
+      await this.#bouncer.delay(message, state, new Date(state.firstQueued.getTime() + this.#policy.expire), host);
     } else {
       await this.#spool.writeRetryState(message.name, state);
     }
-    this.#events.attempt({ id: message.id, result: 'deferred', reply, attempts: state.attempts, nextAttemptAt: decision.retryAt }, { quiet });
-    return { kind: 'deferred', retryAt: decision.retryAt, hostDown, reply };
+    this.#events.attempt({ id: message.id, result: 'deferred', reply, attempts: state.attempts, nextAttemptAt: decision.retryAt, ...(host ? { host } : {}) }, { quiet });
+    return { kind: 'deferred', retryAt: decision.retryAt, reply };
   }
 
   async #countHops(message: QueuedMessage): Promise<number> {
@@ -342,13 +339,13 @@ export class DeliveryAgent {
     return headerBlock(bytes).toString('latin1').match(/^Received:/gim)?.length ?? 0;
   }
 
-  #report(reason: string, message: QueuedMessage, state: RetryState | undefined, failed: RecipientReply[], notice: NotifyResult): string {
+  #report(reason: string, message: QueuedMessage, state: RetryState | undefined, failed: RecipientReply[], notice: NotifyResult, host: string | undefined): string {
     return badmailReport({
       reason,
       sender: message.envelope.sender,
       recipients: failed,
       state,
-      smartHost: this.#transport.description,
+      smartHost: host ?? this.#transport.description,
       notification: notice.sent ? `sent to <${message.envelope.sender}> as ${notice.id}` : `not sent: ${notice.why}`,
       now: this.#now(),
     });
@@ -361,9 +358,10 @@ export class DeliveryAgent {
     reason: string,
     failed: RecipientReply[],
     cause: FailureCause,
+    host?: string,
   ): Promise<AttemptOutcome> {
-    const notice = await this.#bouncer.failure(message, state, failed, cause);
-    await this.#spool.quarantine(message.name, this.#report(reason, message, state, failed, notice));
+    const notice = await this.#bouncer.failure(message, state, failed, cause, host);
+    await this.#spool.quarantine(message.name, this.#report(reason, message, state, failed, notice, host));
     this.#events.badmail({ id: message.id, reason, recipients: failed.map((f) => f.recipient) });
     return { kind: 'badmail' };
   }

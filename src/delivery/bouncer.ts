@@ -25,8 +25,6 @@ export interface BouncerOptions {
   copyTo: readonly string[];
   limitPerHour: number;
   log: Logger;
-  /** The smart host's name: the Remote-MTA of the replies it gave. */
-  remoteMta?: string;
   /**
    * false when the smart host is known not to take 8-bit data (no 8BITMIME): an 8-bit original is then returned
    * by its header block only, so the notice itself can still be sent.
@@ -43,6 +41,14 @@ function wants(params: EnvelopeParams | undefined, recipient: string, on: Notify
 
 const SMTP_REPLY = /^\d{3}(?:[ -]|$)/;
 
+/** The name in a host as the transport labels it ("smtp.example:587", "[::1]:25", "mx.example[192.0.2.1]:25"). */
+export function mtaName(host: string): string {
+  const withoutPort = host.replace(/:\d+$/, '');
+  const bracket = withoutPort.indexOf('[');
+  if (bracket === 0) return withoutPort.slice(1, -1);
+  return bracket > 0 ? withoutPort.slice(0, bracket) : withoutPort;
+}
+
 export type NotifyResult = { sent: true; id: string } | { sent: false; why: string };
 
 export class Bouncer {
@@ -55,18 +61,19 @@ export class Bouncer {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async failure(message: QueuedMessage, state: RetryState | undefined, failed: RecipientReply[], cause: FailureCause): Promise<NotifyResult> {
+  /** `remoteMta`: the host that gave the replies (the one that answered, or the last that failed). */
+  async failure(message: QueuedMessage, state: RetryState | undefined, failed: RecipientReply[], cause: FailureCause, remoteMta?: string): Promise<NotifyResult> {
     const fallback = cause === 'loop' ? '5.4.6' : cause === 'unreachable' ? '4.4.7' : '5.0.0';
     const wanted = failed.filter((f) => wants(message.envelope.params, f.recipient, 'FAILURE'));
     if (wanted.length === 0) return { sent: false, why: 'the sender asked for no failure notice (NOTIFY)' };
-    return this.#notify('failure', cause, message, state, wanted.map((f) => this.#recipient(message, f.recipient, f.reply, fallback, cause === 'loop')));
+    return this.#notify('failure', cause, message, state, wanted.map((f) => this.#recipient(message, f.recipient, f.reply, fallback, cause === 'loop', remoteMta)));
   }
 
-  async delay(message: QueuedMessage, state: RetryState, willRetryUntil: Date): Promise<NotifyResult> {
+  async delay(message: QueuedMessage, state: RetryState, willRetryUntil: Date, remoteMta?: string): Promise<NotifyResult> {
     const recipients = message.envelope.recipients.filter((r) => wants(message.envelope.params, r, 'DELAY'));
     if (recipients.length === 0) return { sent: false, why: 'the sender asked for no delay notice (NOTIFY)' };
     return this.#notify('delay', 'unreachable', message, state, recipients.map((recipient) => {
-      const entry = this.#recipient(message, recipient, state.lastReply, '4.4.7', false);
+      const entry = this.#recipient(message, recipient, state.lastReply, '4.4.7', false, remoteMta);
       return { ...entry, status: entry.status.startsWith('4.') ? entry.status : '4.4.7' };
     }), willRetryUntil);
   }
@@ -75,12 +82,12 @@ export class Bouncer {
    * RFC 3461 5.2.2: recipients that asked for NOTIFY=SUCCESS, handed to a smart host that does not offer DSN,
    * get a "relayed" notice. Never throws: the message is already delivered, and a lost notice must not resend it.
    */
-  async relayed(message: QueuedMessage, state: RetryState | undefined, recipients: string[], reply: string): Promise<NotifyResult> {
+  async relayed(message: QueuedMessage, state: RetryState | undefined, recipients: string[], reply: string, remoteMta?: string): Promise<NotifyResult> {
     const wanted = recipients.filter((r) => wants(message.envelope.params, r, 'SUCCESS'));
     if (wanted.length === 0) return { sent: false, why: 'no recipient asked for NOTIFY=SUCCESS' };
     try {
       return await this.#notify('relayed', 'refused', message, state, wanted.map((recipient) => ({
-        ...this.#recipient(message, recipient, reply, '2.0.0', false),
+        ...this.#recipient(message, recipient, reply, '2.0.0', false, remoteMta),
         status: '2.0.0',
       })));
     } catch (err) {
@@ -90,14 +97,14 @@ export class Bouncer {
   }
 
   /** One recipient's fields: an SMTP reply from the smart host, or mailroot's own reason (`local`, or no reply code). */
-  #recipient(message: QueuedMessage, recipient: string, reply: string, fallback: string, local: boolean): DsnRecipient {
+  #recipient(message: QueuedMessage, recipient: string, reply: string, fallback: string, local: boolean, remoteMta: string | undefined): DsnRecipient {
     const fromSmartHost = !local && SMTP_REPLY.test(reply);
     const text = reply.trim();
     return {
       recipient,
       status: enhancedStatus(text, fallback),
       diagnostic: text === '' ? undefined : { type: fromSmartHost ? 'smtp' : 'X-mailroot', text },
-      remoteMta: fromSmartHost ? this.#options.remoteMta : undefined,
+      remoteMta: fromSmartHost && remoteMta !== undefined ? mtaName(remoteMta) : undefined,
       originalRecipient: message.envelope.params?.recipients?.[recipient]?.orcpt,
     };
   }

@@ -21,6 +21,8 @@ export interface AttemptEvent {
   recipients?: string[];
   nextAttemptAt?: Date;
   attempts?: number;
+  /** The smart host that answered (or last failed). */
+  host?: string;
 }
 
 export interface BadmailEvent {

@@ -21,6 +21,18 @@ export interface SmartHostStatus {
   problem?: 'authentication' | 'tls' | undefined;
 }
 
+/** A route (the default, or a domain's) as delivery sees it: down while every one of its hosts fails. */
+export interface RouteStatus {
+  route: string;
+  state: 'up' | 'down';
+  since: string;
+  lastError?: string | undefined;
+  /** Messages waiting for it to come back (released at once when it does). */
+  held: number;
+  /** While down: when it is probed next (ISO). */
+  nextProbeAt?: string | undefined;
+}
+
 export interface RelayStatus {
   version: string;
   pid: number;
@@ -30,6 +42,8 @@ export interface RelayStatus {
   stopped?: boolean;
   listening: string[];
   smartHosts: SmartHostStatus[];
+  /** Routes delivery has used; absent in status files of older versions. */
+  routes?: RouteStatus[];
   /** Since start. */
   counts: { accepted: number; delivered: number; deferred: number; failed: number };
   /** Queue names being attempted right now (`mailroot queue` waits for them before moving a file). */

@@ -4,7 +4,8 @@ import type { Logger } from '../log/logger.js';
 import type { HostState } from '../transport/host-health.js';
 import type { AttemptEvent, HostStateEvent, MailEventObserver } from '../log/mail-events.js';
 import { VERSION } from '../version.js';
-import { STATUS_INTERVAL, writeStatusFile, type RelayStatus, type SmartHostStatus } from './status-file.js';
+import type { RouteState } from '../delivery/route-health.js';
+import { STATUS_INTERVAL, writeStatusFile, type RelayStatus, type RouteStatus, type SmartHostStatus } from './status-file.js';
 
 export interface StatusSource {
   root: string;
@@ -15,6 +16,8 @@ export interface StatusSource {
   queueKnown: () => number;
   /** Each smart host's own state, once it has been used (failover); before that, the relay's overall view. */
   hostStates?: () => HostState[];
+  /** Each route's state as delivery sees it (down while every host of it fails). */
+  routeStates?: () => RouteState[];
   log: Logger;
 }
 
@@ -72,6 +75,7 @@ export class StatusReporter implements MailEventObserver {
       ...(stopped ? { stopped: true } : {}),
       listening: s.listening(),
       smartHosts: this.#smartHosts(),
+      routes: (s.routeStates?.() ?? []).map(routeStatus),
       counts: { ...this.#counts },
       inFlight: stopped ? [] : s.inFlight(),
       queueKnown: s.queueKnown(),
@@ -119,4 +123,15 @@ export class StatusReporter implements MailEventObserver {
     this.#writing = writing;
     return writing;
   }
+}
+
+function routeStatus(r: RouteState): RouteStatus {
+  return {
+    route: r.route,
+    state: r.down ? 'down' : 'up',
+    since: new Date(r.since).toISOString(),
+    ...(r.reply !== undefined ? { lastError: r.reply } : {}),
+    held: r.held,
+    ...(r.nextProbeAt !== undefined ? { nextProbeAt: new Date(r.nextProbeAt).toISOString() } : {}),
+  };
 }

@@ -1,10 +1,10 @@
 // The transport delivery talks to: each recipient's route (route-table.ts) names an ordered list of smart
 // hosts; a message goes to the first of them that is up (host-health.ts), failing over to the next when one
 // cannot be reached, answers 421 or refuses the relay's login. Only when every host of the route failed is the
-// result "host down" (scope 'host'), which makes the scheduler hold the queue and probe.
-//
-// Later: the scheduler's single "host down" should become per route, so that one route's outage does not hold
-// mail for the others (see the report of issue #13).
+// result "host down" (scope 'host'); each result reports what it learned about each route (`routes`), from
+// which the scheduler probes a route that is down and holds its mail, while mail for other routes flows. While
+// every host of a route is down, an ordinary attempt connects nowhere (state `untried`): only the scheduler's
+// probe of the route (`probe`) tries them, so a host that hangs holds up that one probe, never the mail.
 import type { Readable } from 'node:stream';
 import type { HostAuth, Route, SmartHostSpec } from '../config/smart-hosts.js';
 import { hostLabel } from '../config/smart-hosts.js';
@@ -17,7 +17,7 @@ import { OAuth2TokenProvider } from './oauth2-token.js';
 import { MxResolver } from './mx-resolver.js';
 import { RouteTable } from './route-table.js';
 import { SmartHostTransport } from './smart-host.js';
-import type { DeliveryResult, Transport } from './transport.js';
+import type { DeliverOptions, DeliveryResult, RouteReport, Transport } from './transport.js';
 
 export interface RoutingOptions {
   smartHosts: SmartHostSpec[];
@@ -44,6 +44,10 @@ export interface RoutingOptions {
 }
 
 type Sent = Extract<DeliveryResult, { kind: 'sent' }>;
+type NotSent = Extract<DeliveryResult, { kind: 'not-sent' }>;
+
+/** The name of the default route (smartHost) in results, host states and the status file. */
+export const DEFAULT_ROUTE = 'default';
 
 export class RoutingTransport implements Transport {
   readonly #table: RouteTable;
@@ -58,11 +62,17 @@ export class RoutingTransport implements Transport {
   readonly #sendOptions: { hostname: string; timeout: number; log: Logger; maxMessagesPerConnection: number; protocolLog: ProtocolLog | undefined };
   readonly #domainSlots: DomainSlots;
   readonly #masquerade: string | undefined;
+  /** Half-open probes of failed hosts, made without a message (see #check). */
+  readonly #checks = new Set<Promise<void>>();
+  /** Each route's host list (as the route table hands it out) to the route's name. */
+  readonly #routeNames = new Map<SmartHostSpec[], string>();
 
   constructor(options: RoutingOptions) {
     const { smartHosts, routes, hostname, timeout, log, now, protocolLog } = options;
     this.#defaultHosts = smartHosts;
     this.#table = new RouteTable(smartHosts, routes);
+    this.#routeNames.set(smartHosts, DEFAULT_ROUTE);
+    for (const route of routes) this.#routeNames.set(route.hosts, route.domain);
     this.#health = new HostHealth({ downTime: options.downTime, log, ...(now ? { now } : {}) });
     this.#mx = new MxResolver({ servers: options.dnsServers ?? [], timeout: Math.min(timeout, 10_000) });
     this.#outboundPort = options.outboundPort ?? 25;
@@ -96,10 +106,11 @@ export class RoutingTransport implements Transport {
     return this.#defaultHosts.map((spec) => (spec.mx ? 'MX' : hostLabel(spec))).join(', ');
   }
 
-  /** The default route's first smart host (not "mx"): named as Remote-MTA in notifications. */
-  get primaryHost(): string | undefined {
-    const first = this.#defaultHosts[0];
-    return first && !first.mx ? first.host : undefined;
+  /** Each route by name, with its hosts as the log and host states name them: for operators. */
+  routeDescriptions(): Map<string, string> {
+    const described = new Map<string, string>();
+    for (const [hosts, name] of this.#routeNames) described.set(name, hosts.map((spec) => (spec.mx ? 'MX' : labelOf(spec))).join(', '));
+    return described;
   }
 
   /**
@@ -123,32 +134,38 @@ export class RoutingTransport implements Transport {
     return total;
   }
 
-  async deliver(original: Envelope, openBody: () => Readable): Promise<DeliveryResult> {
+  async deliver(original: Envelope, openBody: () => Readable, options: DeliverOptions = {}): Promise<DeliveryResult> {
+    const probe = options.probe ?? false;
     const envelope = this.#masquerade && original.sender.includes('@')
       ? { ...original, sender: `${original.sender.slice(0, original.sender.lastIndexOf('@'))}@${this.#masquerade}` }
       : original;
     const groups = this.#table.split(envelope.recipients).flatMap((group) => (group.hosts.some((h) => h.mx) ? byDomain(group) : [group]));
-    if (groups.length === 1) return this.#deliverVia(groups[0]!.hosts, envelope, openBody);
+    if (groups.length === 1) return this.#deliverVia(groups[0]!.hosts, envelope, openBody, probe);
     const results: Array<{ recipients: string[]; result: DeliveryResult }> = [];
     for (const group of groups) {
-      results.push({ recipients: group.recipients, result: await this.#deliverVia(group.hosts, { sender: envelope.sender, recipients: group.recipients }, openBody) });
+      results.push({ recipients: group.recipients, result: await this.#deliverVia(group.hosts, { sender: envelope.sender, recipients: group.recipients }, openBody, probe) });
     }
     return mergeResults(results);
   }
 
-  async #deliverVia(routeHosts: SmartHostSpec[], envelope: Envelope, openBody: () => Readable): Promise<DeliveryResult> {
-    if (!routeHosts.some((spec) => spec.mx)) return this.#deliverToHosts(routeHosts, envelope, openBody);
+  async #deliverVia(routeHosts: SmartHostSpec[], envelope: Envelope, openBody: () => Readable, probe: boolean): Promise<DeliveryResult> {
+    if (!routeHosts.some((spec) => spec.mx)) {
+      const route = this.#routeNames.get(routeHosts) ?? DEFAULT_ROUTE;
+      const { untried, ...result } = await this.#deliverToHosts(routeHosts, envelope, openBody, probe);
+      const report = reportOf(route, result, untried === true);
+      return report ? { ...result, routes: [report] } : result;
+    }
     const domain = envelope.recipients[0]!.slice(envelope.recipients[0]!.lastIndexOf('@') + 1).toLowerCase();
     const release = await this.#domainSlots.take(domain);
     try {
-      return await this.#deliverToHosts(routeHosts, envelope, openBody);
+      return await this.#deliverToHosts(routeHosts, envelope, openBody, probe);
     } finally {
       release();
     }
   }
 
-  async #deliverToHosts(routeHosts: SmartHostSpec[], envelope: Envelope, openBody: () => Readable): Promise<DeliveryResult> {
-    const failures: Array<Extract<DeliveryResult, { kind: 'not-sent' }> & { host: string }> = [];
+  async #deliverToHosts(routeHosts: SmartHostSpec[], envelope: Envelope, openBody: () => Readable, probe: boolean): Promise<DeliveryResult & { untried?: boolean }> {
+    const failures: Array<NotSent & { host: string }> = [];
     const direct = routeHosts.some((spec) => spec.mx);
     const hosts: SmartHostSpec[] = [];
     for (const spec of routeHosts) {
@@ -171,27 +188,41 @@ export class RoutingTransport implements Transport {
       const sender = this.#senders.get(spec) ?? this.#mxSenders.get(host)!.sender;
       const result = await sender.deliver(envelope, openBody);
       if (result.kind === 'not-sent' && result.scope === 'host') {
+        // Lost after the final dot: this host may have the message, so no other host gets it now. The host took
+        // the whole transaction, so it is not marked down for that: its next message finds out how it is.
+        if (result.maybeDelivered) return { ...result, host };
         this.#health.failed(host, result.reply, result.problem);
-        // Lost after the final dot: this host may have the message, so no other host gets it now.
-        if (result.maybeDelivered) return result;
         failures.push({ ...result, host });
         return undefined;
       }
       this.#health.succeeded(host);
-      return result;
+      return { ...result, host };
     };
+    if (!probe && !direct && hosts.length > 0 && hosts.every((spec) => this.#health.isDown(labelOf(spec)))) {
+      // Every host of the route is down: the scheduler probes the route (one message at a time). Nothing is
+      // connected here, so a host that hangs holds up only that probe, never the mail behind it.
+      return this.#untried(hosts);
+    }
     const skipped: SmartHostSpec[] = [];
     for (const spec of hosts) {
-      if (!this.#health.claim(labelOf(spec))) {
+      const label = labelOf(spec);
+      const halfOpen = this.#health.isDown(label);
+      if (!this.#health.claim(label)) {
+        skipped.push(spec);
+        continue;
+      }
+      if (halfOpen && !probe && hosts.some((other) => other !== spec && !this.#health.isDown(labelOf(other)))) {
+        // Its time to be tried again, while another host of the route is up: a connection without a message
+        // finds out, so that a host that hangs until the timeout keeps no message (and no slot) waiting.
+        this.#check(spec, label);
         skipped.push(spec);
         continue;
       }
       const result = await tryHost(spec);
       if (result) return result;
     }
-    // Every host was down and none due for its probe: the scheduler is probing on its own schedule (one
-    // message at a time), so this attempt tries them all, in order.
     if (skipped.length === hosts.length && hosts.length > 0) {
+      // The scheduler's probe of the route (or mail by MX): it tries them all, in order.
       for (const spec of skipped) {
         const result = await tryHost(spec);
         if (result) return result;
@@ -199,8 +230,31 @@ export class RoutingTransport implements Transport {
     }
     const reply = failures.length === 1 && hosts.length === 1 ? failures[0]!.reply : failures.map((f) => `${f.host}: ${f.reply}`).join('; ');
     const problem = failures.find((f) => f.problem)?.problem;
+    const host = failures.at(-1)?.host;
     // One domain's exchangers being unreachable says nothing about other mail: this message waits its turn.
-    return { kind: 'not-sent', scope: direct ? 'message' : 'host', permanent: false, reply, ...(problem ? { problem } : {}) };
+    return { kind: 'not-sent', scope: direct ? 'message' : 'host', permanent: false, reply, ...(problem ? { problem } : {}), ...(host ? { host } : {}) };
+  }
+
+  /** A failed host's half-open probe without a message: up again once a connection is ready for mail. */
+  #check(spec: SmartHostSpec, label: string): void {
+    const sender = this.#senders.get(spec) ?? this.#mxSenders.get(label)?.sender;
+    if (!sender) return;
+    const checking = sender.check().then((result) => {
+      if (!result) this.#health.succeeded(label);
+      else if (result.kind === 'not-sent' && result.scope === 'host') this.#health.failed(label, result.reply, result.problem);
+      else this.#health.succeeded(label); // it answered: a refusal of a message, not of service
+    });
+    this.#checks.add(checking);
+    void checking.finally(() => this.#checks.delete(checking));
+  }
+
+  /** The result of an attempt that tried no host: what each host last failed with, as a failed attempt says it. */
+  #untried(hosts: SmartHostSpec[]): NotSent & { untried: true } {
+    const states = new Map(this.#health.states().map((state) => [state.host, state]));
+    const failed = hosts.map((spec) => ({ host: labelOf(spec), state: states.get(labelOf(spec)) }));
+    const reply = failed.length === 1 ? (failed[0]!.state?.reason ?? 'down') : failed.map((f) => `${f.host}: ${f.state?.reason ?? 'down'}`).join('; ');
+    const problem = failed.find((f) => f.state?.problem)?.state?.problem;
+    return { kind: 'not-sent', scope: 'host', permanent: false, reply, untried: true, host: failed.at(-1)!.host, ...(problem ? { problem } : {}) };
   }
 
   /** The sender for one mail exchanger address, made on first use (opportunistic TLS, name for SNI). */
@@ -222,6 +276,7 @@ export class RoutingTransport implements Transport {
 
   async close(): Promise<void> {
     await Promise.all([...this.#senders.values(), ...[...this.#mxSenders.values()].map((e) => e.sender)].map((sender) => sender.close()));
+    await Promise.allSettled([...this.#checks]); // closing cut the connections they were opening
   }
 }
 
@@ -270,12 +325,29 @@ function byDomain(group: { hosts: SmartHostSpec[]; recipients: string[] }): Arra
   return [...domains.values()].map((recipients) => ({ hosts: group.hosts, recipients }));
 }
 
-/** Results of a message's routes, as one: every route's host down is "host down"; otherwise per recipient. */
+/** What an attempt learned about its route; nothing after a connection lost after the final dot. */
+function reportOf(route: string, result: DeliveryResult, untried: boolean): RouteReport | undefined {
+  if (result.kind === 'sent' || result.scope === 'message') return { route, state: 'up' };
+  if (result.maybeDelivered) return undefined;
+  return { route, state: untried ? 'untried' : 'down', reply: result.reply };
+}
+
+/**
+ * Results of a message's routes, as one, reporting every route. Every route down is "host down". Otherwise it
+ * is per recipient: those of a route that is down are deferred like a 4xx recipient (the scheduler also holds
+ * the message for that route, see Scheduler); `host` names the first host that answered.
+ */
 function mergeResults(results: Array<{ recipients: string[]; result: DeliveryResult }>): DeliveryResult {
+  const routes = results.flatMap((r) => r.result.routes ?? []);
   const hostDown = results.filter((r) => r.result.kind === 'not-sent' && r.result.scope === 'host');
-  if (hostDown.length === results.length) return (hostDown.find((r) => r.result.kind === 'not-sent' && r.result.maybeDelivered) ?? hostDown[0]!).result;
-  const total: Sent = { kind: 'sent', reply: '', accepted: [], deferred: [], failed: [] };
+  if (hostDown.length === results.length) {
+    const lost = hostDown.find((r) => r.result.kind === 'not-sent' && r.result.maybeDelivered);
+    return { ...(lost ?? hostDown[0]!).result, routes };
+  }
+  const total: Sent = { kind: 'sent', reply: '', accepted: [], deferred: [], failed: [], routes };
   for (const { recipients, result } of results) {
+    const answered = result.kind === 'sent' || result.scope === 'message';
+    if (answered && total.host === undefined && result.host !== undefined) total.host = result.host;
     if (result.kind === 'sent') {
       total.reply ||= result.reply;
       total.accepted.push(...result.accepted);

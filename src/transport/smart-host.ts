@@ -55,6 +55,8 @@ export class SmartHostTransport implements Transport {
   readonly #idle: PooledConnection[] = [];
   readonly #all = new Set<PooledConnection>();
   #closed = false;
+  /** Connections being opened (greeting, EHLO, STARTTLS, AUTH): close() cuts them too. */
+  readonly #opening = new Set<SMTPConnection>();
   /** What the smart host offered in its last EHLO reply; undefined until a connection was made. */
   #offered: Set<string> | undefined;
 
@@ -161,6 +163,20 @@ export class SmartHostTransport implements Transport {
     });
   }
 
+  /**
+   * Opens a connection (greeting, EHLO, TLS, AUTH) without sending a message, and keeps it for the next one:
+   * undefined when the host is fit for mail, else why not. A host coming back is probed this way, so that a host
+   * that hangs keeps no message waiting.
+   */
+  async check(): Promise<DeliveryResult | undefined> {
+    try {
+      this.#release(await this.#connect());
+      return undefined;
+    } catch (err) {
+      return classifyError(err as SMTPError);
+    }
+  }
+
   #connect(): Promise<PooledConnection> {
     const { smartHost, hostname, timeout, log, authenticate, protocolLog } = this.#options;
     const connection = new SMTPConnection({
@@ -173,7 +189,8 @@ export class SmartHostTransport implements Transport {
       log.debug('smart host connection error', { error: err.message });
     });
     connection.on('end', () => this.#forget(pooled));
-    return new Promise((resolve, reject) => {
+    this.#opening.add(connection);
+    return new Promise<PooledConnection>((resolve, reject) => {
       // A failure while connecting arrives as an 'error' event, not through the connect callback.
       let settled = false;
       const fail = (err: Error) => {
@@ -183,6 +200,8 @@ export class SmartHostTransport implements Transport {
         reject(err);
       };
       connection.once('error', fail);
+      // Cut by close() while opening: no error event comes then.
+      connection.once('end', () => fail(Object.assign(new Error('Connection closed'), { code: 'ECONNECTION' })));
       connection.connect((err) => {
         if (err) return fail(err);
         if (settled) return;
@@ -200,7 +219,7 @@ export class SmartHostTransport implements Transport {
         this.#all.add(pooled);
         resolve(pooled);
       };
-    });
+    }).finally(() => this.#opening.delete(connection));
   }
 
   #takeIdle(): PooledConnection | undefined {
@@ -255,6 +274,7 @@ export class SmartHostTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closed = true;
+    for (const connection of this.#opening) connection.close();
     for (const pooled of [...this.#idle]) this.#discard(pooled, true);
     for (const pooled of [...this.#all]) this.#discard(pooled);
   }

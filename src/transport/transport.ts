@@ -18,6 +18,10 @@ export type DeliveryResult =
       failed: RecipientReply[];
       /** Accepted by a smart host that does not offer DSN: their NOTIFY requests end here (RFC 3461 5.2.2). */
       relayedWithoutDsn?: string[];
+      /** The host that answered ("smtp.example:587"): the Remote-MTA of its replies. */
+      host?: string;
+      /** What the attempt learned about each route it used (RoutingTransport). */
+      routes?: RouteReport[];
     }
   /**
    * Nothing was delivered. scope 'host': the smart host could not be reached or talked to (all mail waits);
@@ -36,11 +40,35 @@ export type DeliveryResult =
       maybeDelivered?: boolean;
       /** The host refused the relay's credentials, or its certificate checks failed: the operator must fix it. */
       problem?: 'authentication' | 'tls';
+      /** The host that answered, or the last one that failed. */
+      host?: string;
+      routes?: RouteReport[];
     };
+
+/**
+ * A route's condition as one attempt found it: `up` (a host of it answered), `down` (every host of it failed),
+ * or `untried` (every host of it is known down and none is due for a probe, so none was tried: nothing new).
+ * Routes by MX have no state of their own (each domain's exchangers are their own matter) and are not reported.
+ */
+export interface RouteReport {
+  /** "default" (smartHost), or the route's domain as configured ("corp.example", "*.corp.example"). */
+  route: string;
+  state: 'up' | 'down' | 'untried';
+  /** Why it is down (down, untried). */
+  reply?: string;
+}
+
+export interface DeliverOptions {
+  /**
+   * The delivery scheduler's probe of a route known down: every host of the route is tried, in order, even
+   * those that host health would skip.
+   */
+  probe?: boolean;
+}
 
 export interface Transport {
   /** `openBody` may be called more than once when a pooled connection turns out dead before any byte is sent. */
-  deliver(envelope: Envelope, openBody: () => Readable): Promise<DeliveryResult>;
+  deliver(envelope: Envelope, openBody: () => Readable, options?: DeliverOptions): Promise<DeliveryResult>;
   close(): Promise<void>;
   readonly description: string;
 }

@@ -11,11 +11,11 @@ import { silentLogger } from '../../src/log/logger.js';
 import { MailEvents } from '../../src/log/mail-events.js';
 import { timeOfId } from '../../src/spool/ids.js';
 import { Spool } from '../../src/spool/spool.js';
+import { RoutingTransport } from '../../src/transport/routing.js';
 import { SmartHostTransport } from '../../src/transport/smart-host.js';
 import { tempMailroot } from '../helpers/relay.js';
 
 const MINUTE = 60_000;
-const REPLY = 'ESOCKET: connect ECONNREFUSED 127.0.0.1:9';
 
 /** A loopback port nothing listens on: a connection there is refused at once. */
 async function closedPort(): Promise<number> {
@@ -45,15 +45,34 @@ async function setup() {
   });
   const { id } = await spool.accept({ sender: 'ca@example.com', recipients: ['ops@example.net'] }, Readable.from([Buffer.from('Subject: held\r\n\r\nbody\r\n')]));
   clock.queuedAt = timeOfId(id)!.getTime();
-  return { spool, agent, name: `${id}.eml`, clock };
+  return { spool, agent, name: `${id}.eml`, clock, now, log, policy };
 }
 
 describe('the retry state a failed attempt writes', () => {
-  it('a message without an .rtr, deferred by a failed probe: its first .rtr, First-Queued from its id', async () => {
-    const { spool, agent, name, clock } = await setup();
+  it('a message without an .rtr for a route known down: no connection, its first .rtr, First-Queued from its id', async () => {
+    const { spool, name, clock, now, log, policy } = await setup();
+    const port = await closedPort();
+    const transport = new RoutingTransport({ smartHosts: [{ host: '127.0.0.1', port }], routes: [], hostname: 'relay.test', timeout: 1_000, downTime: 60 * MINUTE, log });
+    const agent = new DeliveryAgent({
+      spool,
+      transport,
+      policy,
+      events: new MailEvents(log),
+      bouncer: new Bouncer({ spool, hostname: 'relay.test', copyTo: [], limitPerHour: 10, log, now }),
+      maxHopCount: 15,
+      delayNotify: 0,
+      now,
+    });
+    // Another message finds the only host refusing connections: the route is down.
+    const { id: other } = await spool.accept({ sender: 'ca@example.com', recipients: ['ops@example.net'] }, Readable.from([Buffer.from('Subject: first\r\n\r\nbody\r\n')]));
+    const first = await agent.attempt(`${other}.eml`);
+    assert.deepEqual(first.kind === 'deferred' && first.routes?.map((r) => r.state), ['down']);
+    const reply = transport.hostStates()[0]!.reason;
+
     clock.at = MINUTE;
-    const outcome = await agent.deferUnattempted(name, REPLY);
+    const outcome = await agent.attempt(name);
     assert.equal(outcome.kind, 'deferred');
+    assert.deepEqual(outcome.kind === 'deferred' && outcome.routes, [{ route: 'default', state: 'untried', reply }], 'no host tried');
     assert.equal(outcome.kind === 'deferred' && outcome.retryAt.getTime(), clock.queuedAt + MINUTE + 15 * MINUTE);
     const state = (await spool.readRetryState(name))!;
     assert.equal(state.attempts, 1);
@@ -62,7 +81,9 @@ describe('the retry state a failed attempt writes', () => {
     assert.equal(state.lastAttempt?.getTime(), clock.queuedAt + MINUTE);
     assert.equal(state.nextAttempt?.getTime(), clock.queuedAt + 16 * MINUTE);
     assert.equal(state.hostDeferred, true);
-    assert.equal(state.lastReply, REPLY);
+    assert.match(state.lastReply, /ECONNREFUSED/);
+    assert.equal(state.lastReply, reply, 'the reason the host is down');
+    await transport.close();
     await spool.close();
   });
 
