@@ -53,7 +53,8 @@ export class Alerts implements MailEventObserver {
   readonly #options: AlertOptions;
   readonly #listeners: Array<(alert: Alert) => void> = [];
   readonly #lastSent = new Map<AlertKind, number>();
-  #hostDownTimer: NodeJS.Timeout | undefined;
+  /** Per route ("hosts (route corp.example)" or the default route's hosts): one route's return must not cancel another's alert. */
+  readonly #hostDownTimers = new Map<string, NodeJS.Timeout>();
   #queueTimer: NodeJS.Timeout | undefined;
   #badmailDay = '';
   #stopped = false;
@@ -74,17 +75,18 @@ export class Alerts implements MailEventObserver {
   hostState(e: HostStateEvent): void {
     const after = this.#options.smartHostDown;
     if (e.up || after <= 0) {
-      clearTimeout(this.#hostDownTimer);
-      this.#hostDownTimer = undefined;
+      clearTimeout(this.#hostDownTimers.get(e.host));
+      this.#hostDownTimers.delete(e.host);
       return;
     }
-    if (this.#hostDownTimer) return;
+    if (this.#hostDownTimers.has(e.host)) return;
     const since = new Date();
-    this.#hostDownTimer = setTimeout(() => {
-      this.#hostDownTimer = undefined;
+    const timer = setTimeout(() => {
+      this.#hostDownTimers.delete(e.host);
       this.#raise('smart-host-unreachable', `the smart host ${e.host} has been unreachable since ${since.toISOString()}: ${e.reply ?? ''}`.trim());
     }, after);
-    this.#hostDownTimer.unref();
+    timer.unref();
+    this.#hostDownTimers.set(e.host, timer);
   }
 
   badmail(e: BadmailEvent): void {
@@ -211,7 +213,8 @@ export class Alerts implements MailEventObserver {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#hostDownTimer);
+    for (const timer of this.#hostDownTimers.values()) clearTimeout(timer);
+    this.#hostDownTimers.clear();
     clearInterval(this.#queueTimer);
     await Promise.allSettled([...this.#sending]);
   }
