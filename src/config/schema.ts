@@ -2,13 +2,13 @@
 // The CLI, the environment reader, the file reader and the README table are all derived from this one list.
 import os from 'node:os';
 import net from 'node:net';
-import { canonicalDomain } from '../smtp/addresses.js';
-import { parseAuthUser, type AuthUser } from '../smtp/auth.js';
-import { TLS_VERSIONS, type TlsVersion } from '../smtp/tls.js';
+import { parseAuthUser, type AuthUser } from './auth-users.js';
 import { defaultMailroot } from './default-mailroot.js';
 import { formatCidr, isWideCidr, parseCidr, type Cidr } from './cidr.js';
+import { canonicalDomain } from './domain.js';
 import { isValidHostname, machineFqdn } from './hostname.js';
 import { Secret } from './secret.js';
+import { TLS_VERSIONS, type TlsVersion } from './tls-versions.js';
 import { OUTBOUND_TLS_MODES, parseRoutes, parseSmartHostList, type OutboundTlsMode, type Route, type SmartHostSpec } from './smart-hosts.js';
 import { parseDuration, parseSize } from './units.js';
 

@@ -3,7 +3,7 @@
 // with per-host settings. Errors name the key and the entry: `smartHost[1].auth.clientId`.
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { canonicalDomain } from '../smtp/addresses.js';
+import { canonicalDomain } from './domain.js';
 import { Secret, type SecretSource } from './secret.js';
 import type { HostPort, Parsed } from './schema.js';
 

@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { UserDirectory, hashPassword, parseAuthUser, parsePasswordHash, verifyPassword, type AuthUser } from '../../src/smtp/auth.js';
+import { parseAuthUser, parsePasswordHash, type AuthUser } from '../../src/config/auth-users.js';
+import { UserDirectory, hashPassword, verifyPassword } from '../../src/smtp/auth.js';
 
 const CHEAP = { logN: 10, r: 8, p: 1 };
 
