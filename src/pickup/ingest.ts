@@ -11,13 +11,12 @@
 //   "Received: from mail pickup service" line on top.
 import { pipeline, type Readable, type Transform } from 'node:stream';
 import { rfc5322Date } from '../mail/rfc5322-date.js';
-import { bufferStream } from '../spool/buffer-stream.js';
-import { CrlfNormalizer } from '../spool/crlf.js';
-import { errorCode } from '../spool/durable.js';
+import { CrlfNormalizer } from '../mail/crlf.js';
 import { ENVELOPE_LINES_PER_TURN, isMailrootFile, newEnvelopeParseState, parseEnvelopeHead, type Envelope, type ParsedHead } from '../spool/eml-format.js';
-import { newMessageId } from '../spool/ids.js';
 import { closeUntrusted, fdStream, openUntrusted, readFromFd, UntrustedFileError, type UntrustedFile } from '../spool/untrusted-file.js';
-import { MessageRejectedError, SpoolWriteError, type PickupClaim, type Spool } from '../spool/spool.js';
+import { MessageRejectedError, newMessageId, SpoolWriteError, type PickupClaim, type Spool } from '../spool/spool.js';
+import { bufferStream } from '../util/buffer-stream.js';
+import { errorCode } from '../util/error-code.js';
 import { envelopeOf, findHeaderEnd, pickupReceivedLine, rewriteHeaders, splitHeaderFields, type HeaderEnd } from './headers.js';
 import { DotUnstuffer, FileChangedError, NulGuard, ReplacePrefix, SizeGuard } from './transforms.js';
 

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { errorCode } from '../spool/durable.js';
+import { errorCode } from '../util/error-code.js';
 import { readEnvelopeHead } from '../spool/eml-format.js';
 import { readFileRange } from '../spool/file-ops.js';
 import { holdFolder, prepareLayout, type MailrootLayout } from '../spool/layout.js';

@@ -2,13 +2,16 @@
 // queued message's life in Queue (read, retry state, rewrite, removal); Badmail (badmail.ts) and Pickup claims
 // (pickup-claims.ts) are their own files behind this one API. Folders are states; a rename is a transition.
 // Writes follow one durable path: temp file in SortTemp -> fsync -> rename -> fsync of the directory.
+// smtp and pickup use this file, eml-format.ts (the file format) and untrusted-file.ts (opening a file a writer
+// can reach); the other files here are the spool's own (test/unit/module-arrows.test.ts).
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { failpoint } from '../failpoints.js';
 import { writeAndCommit, type AcceptOptions, type AcceptTargets, type PendingFile } from './accept.js';
 import { Badmail } from './badmail.js';
-import { errorCode, fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
+import { errorCode } from '../util/error-code.js';
+import { fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
 import { statFile, unlinkIfPresent } from './file-ops.js';
 import { envelopeOf, formatEnvelopeHead, readEnvelopeHead, type Envelope } from './eml-format.js';
 import { newMessageId } from './ids.js';
@@ -23,7 +26,10 @@ import { closeUntrusted, openUntrusted, readFromFd, UntrustedFileError } from '.
 
 export { MessageRejectedError, SpoolWriteError, type AcceptOptions, type AcceptTargets } from './accept.js';
 export { idOf, isQueueMessageName, QUEUE_SUFFIX, STATE_SUFFIX } from './queue-names.js';
-export { PICKUP_CLAIM_SUFFIX, type PickupClaim } from './pickup-claims.js';
+export { claimFailure, PICKUP_CLAIM_SUFFIX, type ClaimFailure, type PickupClaim } from './pickup-claims.js';
+export { badmailReport } from './badmail-report.js';
+export { newMessageId } from './ids.js';
+export { prepareLayout } from './layout.js';
 export type { QueuedMessage } from './queued-message.js';
 
 export type ReadQueuedResult =
