@@ -126,7 +126,7 @@ async function checkExecutable(runner: Runner, work: string, config: string): Pr
 
   const hashed = (await runToEnd(runner, work, 'hash-password', ['hash-password', '--user', 'ca'], 'release-check\n')).stdout.trim();
   const parsed = parsePasswordHash(hashed.replace(/^ca:/, ''));
-  if (!hashed.startsWith('ca:') || typeof parsed === 'string' || !(await verifyPassword('release-check', parsed))) {
+  if (!hashed.startsWith('ca:') || !parsed.ok || !(await verifyPassword('release-check', parsed.value))) {
     throw new Error(`hash-password printed "${hashed}", not a hash of the password given`);
   }
   step('hash-password: a hash that verifies');

@@ -3,6 +3,7 @@
 import os from 'node:os';
 import net from 'node:net';
 import { parseAuthUser, type AuthUser } from './auth-users.js';
+import { failure, ok as success, type Result } from '../result.js';
 import { defaultMailroot } from './default-mailroot.js';
 import { formatCidr, isWideCidr, parseCidr, type Cidr } from './cidr.js';
 import { canonicalDomain } from './domain.js';
@@ -115,15 +116,15 @@ function describe(raw: unknown): string {
 
 /** "host:port", "[v6]:port", "[1.2.3.4]" (IIS smart-host syntax), or a bare host with defaultPort. */
 /** A smart host's "host:port": its name also goes into notifications (Remote-MTA), so a host name or an IP address, nothing else. */
-function parseSmartHostAddress(raw: unknown, defaultPort: number): HostPort | string {
+function parseSmartHostAddress(raw: unknown, defaultPort: number): Result<HostPort> {
   const parsed = parseHostPort(raw, defaultPort);
-  if (typeof parsed === 'string') return parsed;
-  if (net.isIP(parsed.host) === 0 && !isValidHostname(parsed.host)) return `must name a host or an IP address (got ${describe(raw)})`;
+  if (!parsed.ok) return parsed;
+  if (net.isIP(parsed.value.host) === 0 && !isValidHostname(parsed.value.host)) return failure(`must name a host or an IP address (got ${describe(raw)})`);
   return parsed;
 }
 
-export function parseHostPort(raw: unknown, defaultPort: number | undefined): HostPort | string {
-  if (typeof raw !== 'string' || raw.trim() === '') return `must be "host:port" (got ${describe(raw)})`;
+export function parseHostPort(raw: unknown, defaultPort: number | undefined): Result<HostPort> {
+  if (typeof raw !== 'string' || raw.trim() === '') return failure(`must be "host:port" (got ${describe(raw)})`);
   const text = raw.trim();
   let host: string;
   let portText: string | undefined;
@@ -134,19 +135,19 @@ export function parseHostPort(raw: unknown, defaultPort: number | undefined): Ho
   } else {
     const lastColon = text.lastIndexOf(':');
     if (lastColon !== -1 && text.indexOf(':') !== lastColon) {
-      return `must put an IPv6 address in brackets, like "[::1]:25" (got ${describe(raw)})`;
+      return failure(`must put an IPv6 address in brackets, like "[::1]:25" (got ${describe(raw)})`);
     }
     host = lastColon === -1 ? text : text.slice(0, lastColon);
     portText = lastColon === -1 ? undefined : text.slice(lastColon + 1);
   }
-  if (host === '' || /\s/.test(host)) return `must be "host:port" (got ${describe(raw)})`;
+  if (host === '' || /\s/.test(host)) return failure(`must be "host:port" (got ${describe(raw)})`);
   if (portText === undefined) {
-    if (defaultPort === undefined) return `must include a port, like "127.0.0.1:25" (got ${describe(raw)})`;
-    return { host, port: defaultPort };
+    if (defaultPort === undefined) return failure(`must include a port, like "127.0.0.1:25" (got ${describe(raw)})`);
+    return success({ host, port: defaultPort });
   }
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return `has an invalid port (got ${describe(raw)})`;
-  return { host, port };
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return failure(`has an invalid port (got ${describe(raw)})`);
+  return success({ host, port });
 }
 
 function listOf<T>(item: Parser<T>, minLength: number): Parser<T[]> {
@@ -210,7 +211,7 @@ const sizeOrZero: Parser<number> = (raw) => (raw === 0 || (typeof raw === 'strin
 
 const cidr: Parser<Cidr> = (raw) => {
   const parsed = parseCidr(raw);
-  return typeof parsed === 'string' ? bad(parsed) : ok(parsed);
+  return parsed.ok ? ok(parsed.value) : bad(parsed.reason);
 };
 
 /** allowRelay: CIDRs, or the single word "none" (no address may relay; only authenticated clients can). */
@@ -232,16 +233,16 @@ const domain: Parser<string> = (raw) => {
 
 const authUser: Parser<AuthUser> = (raw) => {
   const parsed = parseAuthUser(raw);
-  return typeof parsed === 'string' ? bad(parsed) : ok(parsed);
+  return parsed.ok ? ok(parsed.value) : bad(parsed.reason);
 };
 
 const listenAddress: Parser<HostPort> = (raw) => {
   const parsed = parseHostPort(raw, undefined);
-  if (typeof parsed === 'string') return bad(parsed);
-  if (net.isIP(parsed.host) === 0) {
+  if (!parsed.ok) return bad(parsed.reason);
+  if (net.isIP(parsed.value.host) === 0) {
     return bad(`must be an IP address and port, like "127.0.0.1:25" or "[::1]:25" (got ${describe(raw)})`);
   }
-  return ok(parsed);
+  return ok(parsed.value);
 };
 
 export const CONFIG_KEYS = {
@@ -334,9 +335,9 @@ export const CONFIG_KEYS = {
     default: () => [] as HostPort[],
     parse: listOf((raw: unknown) => {
       const parsed = parseHostPort(raw, 53);
-      return typeof parsed === 'string' || net.isIP(parsed.host) === 0
+      return !parsed.ok || net.isIP(parsed.value.host) === 0
         ? bad(`must be IP addresses like "10.0.0.1" or "[::1]:53" (got ${describe(raw)})`)
-        : ok(parsed);
+        : ok(parsed.value);
     }, 0),
     list: true,
   },
@@ -676,7 +677,7 @@ export const CONFIG_KEYS = {
     default: () => undefined,
     parse: (raw: unknown) => {
       const parsed = parseHostPort(raw, 25);
-      return typeof parsed === 'string' ? bad(parsed) : ok(parsed);
+      return parsed.ok ? ok(parsed.value) : bad(parsed.reason);
     },
   },
   alertWebhook: {

@@ -15,6 +15,7 @@
 // Pickup, Exchange's) read both.
 //
 // This module is the only one that reads or writes those envelope lines.
+import { failure, ok, type Result } from '../result.js';
 import { closeUntrusted, openUntrusted, readFromFd } from './untrusted-file.js';
 
 export interface Envelope {
@@ -360,8 +361,8 @@ export async function readEnvelopeHead(file: string): Promise<HeadResult & HeadR
 }
 
 /** A queued message must carry an X-Sender line and at least one X-Receiver line. */
-export function envelopeOf(head: ParsedHead): Envelope | string {
-  if (head.sender === undefined) return 'no X-Sender line at the top of the file';
-  if (head.recipients.length === 0) return 'no X-Receiver line at the top of the file';
-  return { sender: head.sender, recipients: head.recipients, ...(head.params ? { params: head.params } : {}) };
+export function envelopeOf(head: ParsedHead): Result<Envelope> {
+  if (head.sender === undefined) return failure('no X-Sender line at the top of the file');
+  if (head.recipients.length === 0) return failure('no X-Receiver line at the top of the file');
+  return ok({ sender: head.sender, recipients: head.recipients, ...(head.params ? { params: head.params } : {}) });
 }

@@ -169,14 +169,14 @@ export class Spool {
     }
     if (!result.ok) return { ok: false, reason: result.reason };
     const envelope = envelopeOf(result.head);
-    if (typeof envelope === 'string') return { ok: false, reason: envelope };
+    if (!envelope.ok) return { ok: false, reason: envelope.reason };
     return {
       ok: true,
       message: {
         name,
         id: idOf(name),
         path: file,
-        envelope,
+        envelope: envelope.value,
         bodyOffset: result.head.bodyOffset,
         size: result.size ?? 0,
         ino: result.ino ?? 0,

@@ -4,7 +4,7 @@ import { parseCidr, type Cidr } from '../../src/config/cidr.js';
 import { Access } from '../../src/smtp/access.js';
 import { canonicalDomain, hasRoutingLocalPart, splitAddress, withAsciiDomain } from '../../src/smtp/addresses.js';
 
-const cidrs = (...texts: string[]) => texts.map((t) => parseCidr(t) as Cidr);
+const cidrs = (...texts: string[]) => texts.map((t) => (parseCidr(t) as { value: Cidr }).value);
 
 describe('recipient addresses', () => {
   it('compares domains in one form: ASCII, lower case, no trailing dot', () => {
