@@ -6,7 +6,7 @@ import path from 'node:path';
 import { failure, ok, type Result } from '../result.js';
 import { canonicalDomain } from './domain.js';
 import { Secret, type SecretSource } from './secret.js';
-import type { HostPort, Parsed } from './schema.js';
+import type { HostPort } from './schema.js';
 
 export const OUTBOUND_TLS_MODES = ['opportunistic', 'required', 'implicit', 'none'] as const;
 /**
@@ -224,30 +224,30 @@ export function parseSmartHostList(
   raw: unknown,
   key: string,
   parseHostPort: (raw: unknown, defaultPort: number) => Result<HostPort>,
-): Parsed<SmartHostSpec[]> {
+): Result<SmartHostSpec[]> {
   const items = Array.isArray(raw) ? raw : [raw];
-  if (items.length === 0) return { error: 'must list at least one host' };
+  if (items.length === 0) return failure('must list at least one host');
   try {
     const single = items.length === 1;
-    return { value: items.map((item, index) => parseSmartHostEntry(item, single ? key : `${key}[${index}]`, parseHostPort)) };
+    return ok(items.map((item, index) => parseSmartHostEntry(item, single ? key : `${key}[${index}]`, parseHostPort)));
   } catch (err) {
     // The loader puts the key in front: "config: smartHost[1].auth.clientId is required ...".
-    if (err instanceof SpecError) return { error: err.message.startsWith(key) ? err.message.slice(key.length).replace(/^ /, '') : err.message };
+    if (err instanceof SpecError) return failure(err.message.startsWith(key) ? err.message.slice(key.length).replace(/^ /, '') : err.message);
     throw err;
   }
 }
 
 /** {"corp.example": "[10.0.0.5]", "*.corp.example": ["a:25", {"host": "b", ...}]} */
-export function parseRoutes(raw: unknown, parseHostPort: (raw: unknown, defaultPort: number) => Result<HostPort>): Parsed<Route[]> {
+export function parseRoutes(raw: unknown, parseHostPort: (raw: unknown, defaultPort: number) => Result<HostPort>): Result<Route[]> {
   let value = raw;
   if (typeof value === 'string') {
     try {
       value = JSON.parse(value);
     } catch {
-      return { error: `must be a JSON object of domain -> hosts, like {"corp.example": "[10.0.0.5]"} (got ${describe(raw)})` };
+      return failure(`must be a JSON object of domain -> hosts, like {"corp.example": "[10.0.0.5]"} (got ${describe(raw)})`);
     }
   }
-  if (!isObject(value)) return { error: `must be an object of domain -> hosts, like {"corp.example": "[10.0.0.5]"} (got ${describe(raw)})` };
+  if (!isObject(value)) return failure(`must be an object of domain -> hosts, like {"corp.example": "[10.0.0.5]"} (got ${describe(raw)})`);
   const routes: Route[] = [];
   try {
     for (const [pattern, hostsRaw] of Object.entries(value)) {
@@ -262,10 +262,10 @@ export function parseRoutes(raw: unknown, parseHostPort: (raw: unknown, defaultP
       routes.push({ domain: wildcard ? `*.${domain}` : domain, hosts: items.map((item, i) => parseSmartHostEntry(item, `${where}[${i}]`, parseHostPort)) });
     }
   } catch (err) {
-    if (err instanceof SpecError) return { error: err.message.replace(/^routes:? ?/, '') };
+    if (err instanceof SpecError) return failure(err.message.replace(/^routes:? ?/, ''));
     throw err;
   }
-  return { value: routes };
+  return ok(routes);
 }
 
 export interface SmartHostDefaults {

@@ -115,8 +115,8 @@ class Importer {
   /** Sets a key after checking the value parses as that key would from a file; a bad value is reported instead. */
   #set(key: ConfigKey, value: unknown, property: string, iis: string | undefined, status: ReportStatus, note: string): void {
     const parsed = keySpec(key).parse(value);
-    if ('error' in parsed) {
-      this.#note(property, iis, 'review', `not imported: ${key} ${parsed.error}`, key);
+    if (!parsed.ok) {
+      this.#note(property, iis, 'review', `not imported: ${key} ${parsed.reason}`, key);
       return;
     }
     this.#config.set(key, value);
