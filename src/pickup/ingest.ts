@@ -217,7 +217,7 @@ async function ingestOpened(opened: UntrustedFile, claim: PickupClaim, ctx: Inge
     }
     const derived = envelopeOf(head, fields);
     if (!derived.ok) return { kind: 'bad', reason: derived.reason };
-    envelope = derived.envelope;
+    envelope = derived.value;
     expected = data.subarray(0, headerEnd.end);
     replacement = rewriteHeaders(fields, {
       messageId: () => `<${newMessageId()}@${ctx.hostname}>`,
