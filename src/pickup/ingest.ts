@@ -105,7 +105,7 @@ async function readHead(file: FileBytes, dots: boolean, maxRecipients: number): 
         return 'need-more';
       }
       if (!parsed.ok) return { bad: parsed.reason };
-      envelope = parsed.head;
+      envelope = parsed.value;
       searchFrom = envelope.bodyOffset;
     }
     const headerEnd = findHeaderEnd(data, envelope.bodyOffset, complete, searchFrom);

@@ -168,7 +168,7 @@ export class Spool {
       throw err;
     }
     if (!result.ok) return { ok: false, reason: result.reason };
-    const envelope = envelopeOf(result.head);
+    const envelope = envelopeOf(result.value);
     if (!envelope.ok) return { ok: false, reason: envelope.reason };
     return {
       ok: true,
@@ -177,7 +177,7 @@ export class Spool {
         id: idOf(name),
         path: file,
         envelope: envelope.value,
-        bodyOffset: result.head.bodyOffset,
+        bodyOffset: result.value.bodyOffset,
         size: result.size ?? 0,
         ino: result.ino ?? 0,
         peek: result.peek ? { bytes: result.peek, complete: result.peekComplete ?? false } : undefined,

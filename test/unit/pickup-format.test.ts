@@ -10,7 +10,7 @@ const NO_ENVELOPE: ParsedHead = { sender: undefined, recipients: [], bodyOffset:
 function head(text: string, complete = true) {
   const result = parseEnvelopeHead(Buffer.from(text), complete);
   if (result === 'need-more') return result;
-  return result.ok ? result.head : result.reason;
+  return result.ok ? result.value : result.reason;
 }
 
 describe('envelope values and lines', () => {
@@ -47,7 +47,7 @@ describe('envelope values and lines', () => {
   it("recognises mailroot's own files by their exact envelope lines and trace line", () => {
     const envelope = formatEnvelopeHead({ sender: 'a@x.example', recipients: ['b@y.example'] });
     const own = Buffer.concat([envelope, Buffer.from('Received: from c ([127.0.0.1])\r\n\tby relay (mailroot) with ESMTP id 1;\r\n\tdate\r\nSubject: s\r\n\r\n')]);
-    const parsed = (data: Buffer) => (parseEnvelopeHead(data, true) as { ok: true; head: ParsedHead }).head;
+    const parsed = (data: Buffer) => (parseEnvelopeHead(data, true) as { ok: true; value: ParsedHead }).value;
     assert.equal(isMailrootFile(own, parsed(own)), true);
     const lowerCase = Buffer.from(own.toString().replace('X-Sender: <a@x.example>', 'x-sender: <a@x.example>'));
     assert.equal(isMailrootFile(lowerCase, parsed(lowerCase)), false, 'IIS-style lines are not ours');
