@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { failpoint } from '../failpoints.js';
 import { writeAndCommit, type AcceptOptions, type AcceptTargets, type PendingFile } from './accept.js';
 import { Badmail } from './badmail.js';
+import { failure, ok, type Result } from '../result.js';
 import { errorCode } from '../util/error-code.js';
 import { fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
 import { statFile, unlinkIfPresent } from './file-ops.js';
@@ -32,6 +33,10 @@ export { newMessageId } from './ids.js';
 export { prepareLayout } from './layout.js';
 export type { QueuedMessage } from './queued-message.js';
 
+/** Why a queued message cannot be read: its file is gone, or it is not a message (`text` says why). */
+export type QueuedUnreadable = { missing: true } | { missing: false; text: string };
+
+/** readQueued's old shape, kept for delivery/agent.ts (see readQueued). */
 export type ReadQueuedResult =
   | { ok: true; message: QueuedMessage }
   | { ok: false; reason: string }
@@ -156,33 +161,38 @@ export class Spool {
     return { messages, orphanStates };
   }
 
-  async readQueued(name: string): Promise<ReadQueuedResult> {
+  async readQueuedMessage(name: string): Promise<Result<QueuedMessage, QueuedUnreadable>> {
     const file = this.queuePath(name);
+    const unreadable = (text: string) => failure<QueuedUnreadable>({ missing: false, text });
     let result;
     try {
       result = await readEnvelopeHead(file);
     } catch (err) {
-      if (errorCode(err) === 'ENOENT') return { ok: false, missing: true };
-      if (errorCode(err) === 'EISDIR') return { ok: false, reason: 'a folder, not a message file' };
-      if (err instanceof UntrustedFileError) return { ok: false, reason: err.message };
+      if (errorCode(err) === 'ENOENT') return failure({ missing: true });
+      if (errorCode(err) === 'EISDIR') return unreadable('a folder, not a message file');
+      if (err instanceof UntrustedFileError) return unreadable(err.message);
       throw err;
     }
-    if (!result.ok) return { ok: false, reason: result.reason };
+    if (!result.ok) return unreadable(result.reason);
     const envelope = envelopeOf(result.value);
-    if (!envelope.ok) return { ok: false, reason: envelope.reason };
-    return {
-      ok: true,
-      message: {
-        name,
-        id: idOf(name),
-        path: file,
-        envelope: envelope.value,
-        bodyOffset: result.value.bodyOffset,
-        size: result.size ?? 0,
-        ino: result.ino ?? 0,
-        peek: result.peek ? { bytes: result.peek, complete: result.peekComplete ?? false } : undefined,
-      },
-    };
+    if (!envelope.ok) return unreadable(envelope.reason);
+    return ok({
+      name,
+      id: idOf(name),
+      path: file,
+      envelope: envelope.value,
+      bodyOffset: result.value.bodyOffset,
+      size: result.size ?? 0,
+      ino: result.ino ?? 0,
+      peek: result.peek ? { bytes: result.peek, complete: result.peekComplete ?? false } : undefined,
+    });
+  }
+
+  // TODO(result): callers in delivery/transport (delivery/agent.ts) take readQueuedMessage's Result.
+  async readQueued(name: string): Promise<ReadQueuedResult> {
+    const read = await this.readQueuedMessage(name);
+    if (read.ok) return { ok: true, message: read.value };
+    return read.reason.missing ? { ok: false, missing: true } : { ok: false, reason: read.reason.text };
   }
 
   openBody(message: QueuedMessage): Readable {
