@@ -18,7 +18,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { parsePasswordHash, verifyPassword } from '../src/smtp/auth.js';
+import { parsePasswordHash } from '../src/config/auth-users.js';
+import { verifyPassword } from '../src/smtp/auth.js';
 import { sendMail } from '../test/helpers/client.js';
 import { dropIntoQueue, eventually, filesIn } from '../test/helpers/relay.js';
 import { unusedPort, Upstream, type ReceivedMessage } from '../test/helpers/upstream.js';
@@ -125,7 +126,7 @@ async function checkExecutable(runner: Runner, work: string, config: string): Pr
 
   const hashed = (await runToEnd(runner, work, 'hash-password', ['hash-password', '--user', 'ca'], 'release-check\n')).stdout.trim();
   const parsed = parsePasswordHash(hashed.replace(/^ca:/, ''));
-  if (!hashed.startsWith('ca:') || typeof parsed === 'string' || !(await verifyPassword('release-check', parsed))) {
+  if (!hashed.startsWith('ca:') || !parsed.ok || !(await verifyPassword('release-check', parsed.value))) {
     throw new Error(`hash-password printed "${hashed}", not a hash of the password given`);
   }
   step('hash-password: a hash that verifies');

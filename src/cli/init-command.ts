@@ -36,7 +36,7 @@ async function init(argv: InitArgs): Promise<number> {
   const mailroot = path.resolve(argv.mailroot ?? defaultMailroot());
   if (argv.smartHost !== undefined) {
     const parsed = keySpec('smartHost').parse(argv.smartHost);
-    if ('error' in parsed) throw new CommandError(`--smart-host ${parsed.error}`, EXIT_USAGE);
+    if (!parsed.ok) throw new CommandError(`--smart-host ${parsed.reason}`, EXIT_USAGE);
   }
   const starter: Record<string, unknown> = {
     mailroot,

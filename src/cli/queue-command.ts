@@ -7,6 +7,7 @@ import { ConfigError } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
 import { QueueActionError, QueueActions, type ActionOutcome } from '../queue-admin/queue-actions.js';
 import { QueueFiles, QueueNotFoundError, type QueueEntry } from '../queue-admin/queue-files.js';
+import { failure, ok as found, type Result } from '../result.js';
 import { CommandError, EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, printJson, runCommand } from './command-output.js';
 
 interface QueueArgs {
@@ -172,31 +173,32 @@ type Action = 'retry' | 'hold' | 'release' | 'delete';
 async function act(argv: QueueArgs, action: Action, everything: 'queue' | 'hold' | undefined): Promise<number> {
   const files = await openQueue(argv);
   const actions = new QueueActions(files, { onWait: (message) => process.stderr.write(`mailroot: ${message}\n`) });
-  const targets: Array<QueueEntry | { id: string; error: string }> = [];
+  /** Each message to act on, or why an id named none (the id, and the reason). */
+  const targets: Array<Result<QueueEntry, { id: string; text: string }>> = [];
   if (everything) {
-    targets.push(...(await files.list([everything])).filter((e) => !e.unreadable));
+    targets.push(...(await files.list([everything])).filter((e) => !e.unreadable).map(found));
   } else {
     if (!argv.ids || argv.ids.length === 0) throw new CommandError(`queue ${action}: name one or more message ids${action === 'retry' || action === 'release' ? ', or --all' : ''}`, EXIT_USAGE);
     for (const id of argv.ids) {
       try {
-        targets.push(await files.find(id));
+        targets.push(found(await files.find(id)));
       } catch (err) {
         if (!(err instanceof QueueNotFoundError)) throw err;
-        targets.push({ id, error: err.message });
+        targets.push(failure({ id, text: err.message }));
       }
     }
   }
   const outcomes: Array<ActionOutcome | { id: string; result: 'error'; detail: string }> = [];
   for (const target of targets) {
-    if ('error' in target) {
-      outcomes.push({ id: target.id, result: 'error', detail: target.error });
+    if (!target.ok) {
+      outcomes.push({ id: target.reason.id, result: 'error', detail: target.reason.text });
       continue;
     }
     try {
-      outcomes.push(await actions[action](target));
+      outcomes.push(await actions[action](target.value));
     } catch (err) {
       if (!(err instanceof QueueActionError)) throw err;
-      outcomes.push({ id: target.id, result: 'error', detail: err.message });
+      outcomes.push({ id: target.value.id, result: 'error', detail: err.message });
     }
   }
   const ok = (o: (typeof outcomes)[number]) => ['due-now', 'held', 'released', 'deleted', 'already-held'].includes(o.result);

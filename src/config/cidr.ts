@@ -1,6 +1,7 @@
 // Strict parsing of the IP and CIDR entries in allowConnect and allowRelay. Strict on purpose: a lenient parser
 // that reads "127.1" or "10.0.0.1/8" somehow widens an access rule without anyone noticing.
 import net from 'node:net';
+import { failure, ok, type Result } from '../result.js';
 
 export interface Cidr {
   /** The network address, in the form net.BlockList takes. */
@@ -43,25 +44,25 @@ function ipv4FromBigInt(value: bigint): string {
 const MAPPED_PREFIX = 0xffffn << 32n; // ::ffff:0:0/96
 
 /**
- * Parses "ip" or "ip/prefix". Returns an error text for anything not written exactly: short forms such as
+ * Parses "ip" or "ip/prefix". Refuses, with the reason, anything not written exactly: short forms such as
  * "127.1", prefixes out of range ("/33"), host bits set ("10.1.2.3/8"), zone ids, signs or spaces.
  * IPv4-mapped IPv6 entries (::ffff:127.0.0.1) become the IPv4 entry they stand for.
  */
-export function parseCidr(raw: unknown): Cidr | string {
-  if (typeof raw !== 'string') return `must be an IP address or CIDR such as "10.0.0.0/8" (got ${JSON.stringify(raw)})`;
+export function parseCidr(raw: unknown): Result<Cidr> {
+  if (typeof raw !== 'string') return failure(`must be an IP address or CIDR such as "10.0.0.0/8" (got ${JSON.stringify(raw)})`);
   const text = raw.trim();
   const slash = text.indexOf('/');
   const ip = slash === -1 ? text : text.slice(0, slash);
   const prefixText = slash === -1 ? undefined : text.slice(slash + 1);
   const version = ip.includes('%') ? 0 : net.isIP(ip);
   if (version === 0) {
-    return `has ${JSON.stringify(raw)}, which is not an IP address or CIDR (write addresses in full, like "127.0.0.1" or "10.0.0.0/8")`;
+    return failure(`has ${JSON.stringify(raw)}, which is not an IP address or CIDR (write addresses in full, like "127.0.0.1" or "10.0.0.0/8")`);
   }
   const bits = version === 4 ? 32 : 128;
   let prefix = bits;
   if (prefixText !== undefined) {
     if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > bits) {
-      return `has ${JSON.stringify(raw)}: the prefix length must be a number from 0 to ${bits}`;
+      return failure(`has ${JSON.stringify(raw)}: the prefix length must be a number from 0 to ${bits}`);
     }
     prefix = Number(prefixText);
   }
@@ -70,13 +71,15 @@ export function parseCidr(raw: unknown): Cidr | string {
   if ((value & hostMask) !== 0n) {
     const network = value & ~hostMask;
     const suggestion = version === 4 ? ipv4FromBigInt(network) : undefined;
-    return `has ${JSON.stringify(raw)}: the address has bits set beyond the /${prefix} prefix` +
-      (suggestion ? ` (the network is ${suggestion}/${prefix})` : '');
+    return failure(
+      `has ${JSON.stringify(raw)}: the address has bits set beyond the /${prefix} prefix` +
+        (suggestion ? ` (the network is ${suggestion}/${prefix})` : ''),
+    );
   }
   if (version === 6 && prefix >= 96 && value >> 32n === MAPPED_PREFIX >> 32n) {
-    return { address: ipv4FromBigInt(value & 0xffffffffn), prefix: prefix - 96, family: 'ipv4' };
+    return ok({ address: ipv4FromBigInt(value & 0xffffffffn), prefix: prefix - 96, family: 'ipv4' });
   }
-  return { address: ip.toLowerCase(), prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+  return ok({ address: ip.toLowerCase(), prefix, family: version === 4 ? 'ipv4' : 'ipv6' });
 }
 
 /**

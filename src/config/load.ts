@@ -107,7 +107,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       );
     }
     const parsed = spec.parse(raw);
-    if ('error' in parsed) throw new ConfigError(`config: ${key}${/^[[.]/.test(parsed.error) ? '' : ' '}${parsed.error} [from ${origin}]`);
+    if (!parsed.ok) throw new ConfigError(`config: ${key}${/^[[.]/.test(parsed.reason) ? '' : ' '}${parsed.reason} [from ${origin}]`);
     config[key] = parsed.value;
     sources.onOrigin?.(key, origin, raw);
   }

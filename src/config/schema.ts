@@ -2,13 +2,14 @@
 // The CLI, the environment reader, the file reader and the README table are all derived from this one list.
 import os from 'node:os';
 import net from 'node:net';
-import { canonicalDomain } from '../smtp/addresses.js';
-import { parseAuthUser, type AuthUser } from '../smtp/auth.js';
-import { TLS_VERSIONS, type TlsVersion } from '../smtp/tls.js';
+import { parseAuthUser, type AuthUser } from './auth-users.js';
+import { failure, ok, type Result } from '../result.js';
 import { defaultMailroot } from './default-mailroot.js';
 import { formatCidr, isWideCidr, parseCidr, type Cidr } from './cidr.js';
+import { canonicalDomain } from './domain.js';
 import { isValidHostname, machineFqdn } from './hostname.js';
 import { Secret } from './secret.js';
+import { TLS_VERSIONS, type TlsVersion } from './tls-versions.js';
 import { OUTBOUND_TLS_MODES, parseRoutes, parseSmartHostList, type OutboundTlsMode, type Route, type SmartHostSpec } from './smart-hosts.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -94,10 +95,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export type Parsed<T> = { value: T } | { error: string };
-type Parser<T> = (raw: unknown) => Parsed<T>;
-const ok = <T>(value: T): Parsed<T> => ({ value });
-const bad = (error: string): { error: string } => ({ error });
+type Parser<T> = (raw: unknown) => Result<T>;
 
 interface KeySpec<T> {
   description: string;
@@ -115,15 +113,15 @@ function describe(raw: unknown): string {
 
 /** "host:port", "[v6]:port", "[1.2.3.4]" (IIS smart-host syntax), or a bare host with defaultPort. */
 /** A smart host's "host:port": its name also goes into notifications (Remote-MTA), so a host name or an IP address, nothing else. */
-function parseSmartHostAddress(raw: unknown, defaultPort: number): HostPort | string {
+function parseSmartHostAddress(raw: unknown, defaultPort: number): Result<HostPort> {
   const parsed = parseHostPort(raw, defaultPort);
-  if (typeof parsed === 'string') return parsed;
-  if (net.isIP(parsed.host) === 0 && !isValidHostname(parsed.host)) return `must name a host or an IP address (got ${describe(raw)})`;
+  if (!parsed.ok) return parsed;
+  if (net.isIP(parsed.value.host) === 0 && !isValidHostname(parsed.value.host)) return failure(`must name a host or an IP address (got ${describe(raw)})`);
   return parsed;
 }
 
-export function parseHostPort(raw: unknown, defaultPort: number | undefined): HostPort | string {
-  if (typeof raw !== 'string' || raw.trim() === '') return `must be "host:port" (got ${describe(raw)})`;
+export function parseHostPort(raw: unknown, defaultPort: number | undefined): Result<HostPort> {
+  if (typeof raw !== 'string' || raw.trim() === '') return failure(`must be "host:port" (got ${describe(raw)})`);
   const text = raw.trim();
   let host: string;
   let portText: string | undefined;
@@ -134,29 +132,29 @@ export function parseHostPort(raw: unknown, defaultPort: number | undefined): Ho
   } else {
     const lastColon = text.lastIndexOf(':');
     if (lastColon !== -1 && text.indexOf(':') !== lastColon) {
-      return `must put an IPv6 address in brackets, like "[::1]:25" (got ${describe(raw)})`;
+      return failure(`must put an IPv6 address in brackets, like "[::1]:25" (got ${describe(raw)})`);
     }
     host = lastColon === -1 ? text : text.slice(0, lastColon);
     portText = lastColon === -1 ? undefined : text.slice(lastColon + 1);
   }
-  if (host === '' || /\s/.test(host)) return `must be "host:port" (got ${describe(raw)})`;
+  if (host === '' || /\s/.test(host)) return failure(`must be "host:port" (got ${describe(raw)})`);
   if (portText === undefined) {
-    if (defaultPort === undefined) return `must include a port, like "127.0.0.1:25" (got ${describe(raw)})`;
-    return { host, port: defaultPort };
+    if (defaultPort === undefined) return failure(`must include a port, like "127.0.0.1:25" (got ${describe(raw)})`);
+    return ok({ host, port: defaultPort });
   }
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return `has an invalid port (got ${describe(raw)})`;
-  return { host, port };
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return failure(`has an invalid port (got ${describe(raw)})`);
+  return ok({ host, port });
 }
 
 function listOf<T>(item: Parser<T>, minLength: number): Parser<T[]> {
   return (raw) => {
     const items = Array.isArray(raw) ? raw : [raw];
-    if (items.length < minLength) return bad(`must list at least ${minLength} value(s) (got ${describe(raw)})`);
+    if (items.length < minLength) return failure(`must list at least ${minLength} value(s) (got ${describe(raw)})`);
     const out: T[] = [];
     for (const entry of items) {
       const parsed = item(entry);
-      if ('error' in parsed) return parsed;
+      if (!parsed.ok) return parsed;
       out.push(parsed.value);
     }
     return ok(out);
@@ -165,36 +163,36 @@ function listOf<T>(item: Parser<T>, minLength: number): Parser<T[]> {
 
 const positiveDuration: Parser<number> = (raw) => {
   const ms = parseDuration(raw);
-  return ms !== undefined && ms > 0 ? ok(ms) : bad(`must be a duration above zero such as "30s", "15m", "2d" (got ${describe(raw)})`);
+  return ms !== undefined && ms > 0 ? ok(ms) : failure(`must be a duration above zero such as "30s", "15m", "2d" (got ${describe(raw)})`);
 };
 
 const durationOrZero: Parser<number> = (raw) => {
   const ms = parseDuration(raw);
-  return ms !== undefined ? ok(ms) : bad(`must be a duration such as "12h", or "0" for never (got ${describe(raw)})`);
+  return ms !== undefined ? ok(ms) : failure(`must be a duration such as "12h", or "0" for never (got ${describe(raw)})`);
 };
 
 const greetingDelay: Parser<number> = (raw) => {
   const ms = parseDuration(raw);
-  return ms !== undefined && ms <= 60_000 ? ok(ms) : bad(`must be a duration from "0" to "60s" such as "100ms" (got ${describe(raw)})`);
+  return ms !== undefined && ms <= 60_000 ? ok(ms) : failure(`must be a duration from "0" to "60s" such as "100ms" (got ${describe(raw)})`);
 };
 
 const emailAddress: Parser<string> = (raw) =>
   typeof raw === 'string' && /^[^\s<>@\x00-\x1f\x7f]+@[^\s<>@\x00-\x1f\x7f]+$/.test(raw.trim())
     ? ok(raw.trim())
-    : bad(`must be an e-mail address like "admin@example.com" (got ${describe(raw)})`);
+    : failure(`must be an e-mail address like "admin@example.com" (got ${describe(raw)})`);
 
 const size: Parser<number> = (raw) => {
   const bytes = parseSize(raw);
-  return bytes !== undefined ? ok(bytes) : bad(`must be a size such as "2MB", "2048KB" or a byte count (got ${describe(raw)})`);
+  return bytes !== undefined ? ok(bytes) : failure(`must be a size such as "2MB", "2048KB" or a byte count (got ${describe(raw)})`);
 };
 
 const positiveInteger: Parser<number> = (raw) => {
   const n = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : raw;
-  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? ok(n) : bad(`must be a whole number above zero (got ${describe(raw)})`);
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? ok(n) : failure(`must be a whole number above zero (got ${describe(raw)})`);
 };
 
 const nonEmptyString: Parser<string> = (raw) =>
-  typeof raw === 'string' && raw.trim() !== '' ? ok(raw.trim()) : bad(`must be a non-empty string (got ${describe(raw)})`);
+  typeof raw === 'string' && raw.trim() !== '' ? ok(raw.trim()) : failure(`must be a non-empty string (got ${describe(raw)})`);
 
 /** true/false, yes/no, on/off, 1/0; a flag given alone (an empty value) means true. */
 const boolean: Parser<boolean> = (raw) => {
@@ -202,46 +200,40 @@ const boolean: Parser<boolean> = (raw) => {
   const text = typeof raw === 'string' || typeof raw === 'number' ? String(raw).trim().toLowerCase() : undefined;
   if (text !== undefined && ['', 'true', 'yes', 'on', '1'].includes(text)) return ok(true);
   if (text !== undefined && ['false', 'no', 'off', '0'].includes(text)) return ok(false);
-  return bad(`must be true or false (got ${describe(raw)})`);
+  return failure(`must be true or false (got ${describe(raw)})`);
 };
 
 /** A size, or 0 to turn the check off. */
 const sizeOrZero: Parser<number> = (raw) => (raw === 0 || (typeof raw === 'string' && raw.trim() === '0') ? ok(0) : size(raw));
 
-const cidr: Parser<Cidr> = (raw) => {
-  const parsed = parseCidr(raw);
-  return typeof parsed === 'string' ? bad(parsed) : ok(parsed);
-};
+const cidr: Parser<Cidr> = parseCidr;
 
 /** allowRelay: CIDRs, or the single word "none" (no address may relay; only authenticated clients can). */
 const relayList: Parser<Cidr[]> = (raw) => {
   const items = Array.isArray(raw) ? raw : [raw];
   if (items.some((item) => typeof item === 'string' && item.trim().toLowerCase() === 'none')) {
-    return items.length === 1 ? ok([]) : bad(`cannot mix "none" with addresses (got ${describe(raw)})`);
+    return items.length === 1 ? ok([]) : failure(`cannot mix "none" with addresses (got ${describe(raw)})`);
   }
   return listOf(cidr, 1)(raw);
 };
 
 const domain: Parser<string> = (raw) => {
-  if (typeof raw === 'string' && /^\s*\[/.test(raw)) return bad(`cannot hold an IP literal (got ${describe(raw)}); list domain names`);
+  if (typeof raw === 'string' && /^\s*\[/.test(raw)) return failure(`cannot hold an IP literal (got ${describe(raw)}); list domain names`);
   const canonical = typeof raw === 'string' ? canonicalDomain(raw) : '';
   return /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/.test(canonical)
     ? ok(canonical)
-    : bad(`must hold domain names such as "corp.example" (got ${describe(raw)})`);
+    : failure(`must hold domain names such as "corp.example" (got ${describe(raw)})`);
 };
 
-const authUser: Parser<AuthUser> = (raw) => {
-  const parsed = parseAuthUser(raw);
-  return typeof parsed === 'string' ? bad(parsed) : ok(parsed);
-};
+const authUser: Parser<AuthUser> = parseAuthUser;
 
 const listenAddress: Parser<HostPort> = (raw) => {
   const parsed = parseHostPort(raw, undefined);
-  if (typeof parsed === 'string') return bad(parsed);
-  if (net.isIP(parsed.host) === 0) {
-    return bad(`must be an IP address and port, like "127.0.0.1:25" or "[::1]:25" (got ${describe(raw)})`);
+  if (!parsed.ok) return failure(parsed.reason);
+  if (net.isIP(parsed.value.host) === 0) {
+    return failure(`must be an IP address and port, like "127.0.0.1:25" or "[::1]:25" (got ${describe(raw)})`);
   }
-  return ok(parsed);
+  return ok(parsed.value);
 };
 
 export const CONFIG_KEYS = {
@@ -270,7 +262,7 @@ export const CONFIG_KEYS = {
     parse: (raw: unknown) =>
       typeof raw === 'string' && isValidHostname(raw.trim())
         ? ok(raw.trim().replace(/\.$/, ''))
-        : bad(`must be a host name such as "relay.corp.example" or an address literal such as "[192.0.2.1]" (got ${describe(raw)})`),
+        : failure(`must be a host name such as "relay.corp.example" or an address literal such as "[192.0.2.1]" (got ${describe(raw)})`),
   },
   smartHost: {
     description:
@@ -288,7 +280,7 @@ export const CONFIG_KEYS = {
     parse: (raw: unknown) =>
       typeof raw === 'string' && (OUTBOUND_TLS_MODES as readonly string[]).includes(raw)
         ? ok(raw as OutboundTlsMode)
-        : bad(`must be one of ${OUTBOUND_TLS_MODES.join(', ')} (got ${describe(raw)})`),
+        : failure(`must be one of ${OUTBOUND_TLS_MODES.join(', ')} (got ${describe(raw)})`),
   },
   smartHostCaFile: {
     description: 'PEM file of the CAs a smart host\'s certificate may be signed by (an internal CA); the system\'s CAs when unset',
@@ -306,7 +298,7 @@ export const CONFIG_KEYS = {
     description: 'Password (or API key) for smartHostUser; better set as MAILROOT_SMART_HOST_PASSWORD or with smartHostPasswordFile. Never logged',
     defaultText: '(none)',
     default: () => undefined,
-    parse: (raw: unknown) => (typeof raw === 'string' && raw !== '' ? ok(new Secret({ value: raw }, 'smartHostPassword')) : bad('must be a non-empty string')),
+    parse: (raw: unknown) => (typeof raw === 'string' && raw !== '' ? ok(new Secret({ value: raw }, 'smartHostPassword')) : failure('must be a non-empty string')),
   },
   smartHostPasswordFile: {
     description: 'File holding the password for smartHostUser (one line)',
@@ -334,9 +326,9 @@ export const CONFIG_KEYS = {
     default: () => [] as HostPort[],
     parse: listOf((raw: unknown) => {
       const parsed = parseHostPort(raw, 53);
-      return typeof parsed === 'string' || net.isIP(parsed.host) === 0
-        ? bad(`must be IP addresses like "10.0.0.1" or "[::1]:53" (got ${describe(raw)})`)
-        : ok(parsed);
+      return !parsed.ok || net.isIP(parsed.value.host) === 0
+        ? failure(`must be IP addresses like "10.0.0.1" or "[::1]:53" (got ${describe(raw)})`)
+        : ok(parsed.value);
     }, 0),
     list: true,
   },
@@ -346,7 +338,7 @@ export const CONFIG_KEYS = {
     default: () => 25,
     parse: (raw: unknown) => {
       const n = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : raw;
-      return typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 65536 ? ok(n) : bad(`must be a port number (got ${describe(raw)})`);
+      return typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 65536 ? ok(n) : failure(`must be a port number (got ${describe(raw)})`);
     },
   },
   maxMessagesPerConnection: {
@@ -513,7 +505,7 @@ export const CONFIG_KEYS = {
     description: 'Password of tlsPfx or of an encrypted tlsKey (better set through the environment than on the command line)',
     defaultText: '(none)',
     default: () => undefined,
-    parse: (raw: unknown) => (typeof raw === 'string' && raw !== '' ? ok(raw) : bad('must be a non-empty string')),
+    parse: (raw: unknown) => (typeof raw === 'string' && raw !== '' ? ok(raw) : failure('must be a non-empty string')),
   },
   tlsMinVersion: {
     description: `Oldest TLS version accepted: ${TLS_VERSIONS.join(', ')} (lower it only for old devices)`,
@@ -522,7 +514,7 @@ export const CONFIG_KEYS = {
     parse: (raw: unknown) =>
       typeof raw === 'string' && (TLS_VERSIONS as readonly string[]).includes(raw)
         ? ok(raw as TlsVersion)
-        : bad(`must be one of ${TLS_VERSIONS.join(', ')} (got ${describe(raw)})`),
+        : failure(`must be one of ${TLS_VERSIONS.join(', ')} (got ${describe(raw)})`),
   },
   requireTls: {
     description: 'Refuse MAIL FROM (530 5.7.0) until the client has used STARTTLS',
@@ -619,7 +611,7 @@ export const CONFIG_KEYS = {
     parse: (raw: unknown) =>
       typeof raw === 'string' && (LOG_LEVELS as readonly string[]).includes(raw)
         ? ok(raw as LogLevel)
-        : bad(`must be one of ${LOG_LEVELS.join(', ')} (got ${describe(raw)})`),
+        : failure(`must be one of ${LOG_LEVELS.join(', ')} (got ${describe(raw)})`),
   },
   logFile: {
     description: 'Also write the log to files (JSON lines), one per UTC day: mailroot.log becomes mailroot-YYYY-MM-DD.log',
@@ -675,8 +667,7 @@ export const CONFIG_KEYS = {
     defaultText: '(the smart host only)',
     default: () => undefined,
     parse: (raw: unknown) => {
-      const parsed = parseHostPort(raw, 25);
-      return typeof parsed === 'string' ? bad(parsed) : ok(parsed);
+      return parseHostPort(raw, 25);
     },
   },
   alertWebhook: {
@@ -684,7 +675,7 @@ export const CONFIG_KEYS = {
     defaultText: '(none)',
     default: () => undefined,
     parse: (raw: unknown) =>
-      typeof raw === 'string' && /^https?:\/\/\S+$/i.test(raw.trim()) ? ok(raw.trim()) : bad(`must be an http:// or https:// URL (got ${describe(raw)})`),
+      typeof raw === 'string' && /^https?:\/\/\S+$/i.test(raw.trim()) ? ok(raw.trim()) : failure(`must be an http:// or https:// URL (got ${describe(raw)})`),
   },
   alertInterval: {
     description: 'Most one alert of each kind per this long (Badmail: once a day)',

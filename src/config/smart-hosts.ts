@@ -3,9 +3,10 @@
 // with per-host settings. Errors name the key and the entry: `smartHost[1].auth.clientId`.
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { canonicalDomain } from '../smtp/addresses.js';
+import { failure, ok, type Result } from '../result.js';
+import { canonicalDomain } from './domain.js';
 import { Secret, type SecretSource } from './secret.js';
-import type { HostPort, Parsed } from './schema.js';
+import type { HostPort } from './schema.js';
 
 export const OUTBOUND_TLS_MODES = ['opportunistic', 'required', 'implicit', 'none'] as const;
 /**
@@ -184,20 +185,20 @@ function parseAuth(raw: unknown, where: string): HostAuth {
 export function parseSmartHostEntry(
   raw: unknown,
   where: string,
-  parseHostPort: (raw: unknown, defaultPort: number) => HostPort | string,
+  parseHostPort: (raw: unknown, defaultPort: number) => Result<HostPort>,
 ): SmartHostSpec {
   const spec: SmartHostSpec = { host: '', port: 25, tls: undefined, caFile: undefined, servername: undefined, auth: undefined, maxMessagesPerConnection: undefined };
   if (typeof raw === 'string' && raw.trim().toLowerCase() === 'mx') return { ...spec, host: 'mx', mx: true, tls: 'opportunistic' };
   if (!isObject(raw)) {
     const parsed = parseHostPort(raw, 25);
-    if (typeof parsed === 'string') throw new SpecError(`${where} ${parsed}`);
-    return { ...spec, ...parsed };
+    if (!parsed.ok) throw new SpecError(`${where} ${parsed.reason}`);
+    return { ...spec, ...parsed.value };
   }
   checkFields(raw, HOST_FIELDS, where);
   const hostPort = parseHostPort(raw.host, 25);
-  if (typeof hostPort === 'string') throw new SpecError(`${where}.host ${hostPort}`);
-  spec.host = hostPort.host;
-  spec.port = hostPort.port;
+  if (!hostPort.ok) throw new SpecError(`${where}.host ${hostPort.reason}`);
+  spec.host = hostPort.value.host;
+  spec.port = hostPort.value.port;
   if (raw.port !== undefined) {
     const port = typeof raw.port === 'string' ? Number(raw.port) : raw.port;
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new SpecError(`${where}.port must be a port number (got ${describe(raw.port)})`);
@@ -222,31 +223,31 @@ export function parseSmartHostEntry(
 export function parseSmartHostList(
   raw: unknown,
   key: string,
-  parseHostPort: (raw: unknown, defaultPort: number) => HostPort | string,
-): Parsed<SmartHostSpec[]> {
+  parseHostPort: (raw: unknown, defaultPort: number) => Result<HostPort>,
+): Result<SmartHostSpec[]> {
   const items = Array.isArray(raw) ? raw : [raw];
-  if (items.length === 0) return { error: 'must list at least one host' };
+  if (items.length === 0) return failure('must list at least one host');
   try {
     const single = items.length === 1;
-    return { value: items.map((item, index) => parseSmartHostEntry(item, single ? key : `${key}[${index}]`, parseHostPort)) };
+    return ok(items.map((item, index) => parseSmartHostEntry(item, single ? key : `${key}[${index}]`, parseHostPort)));
   } catch (err) {
     // The loader puts the key in front: "config: smartHost[1].auth.clientId is required ...".
-    if (err instanceof SpecError) return { error: err.message.startsWith(key) ? err.message.slice(key.length).replace(/^ /, '') : err.message };
+    if (err instanceof SpecError) return failure(err.message.startsWith(key) ? err.message.slice(key.length).replace(/^ /, '') : err.message);
     throw err;
   }
 }
 
 /** {"corp.example": "[10.0.0.5]", "*.corp.example": ["a:25", {"host": "b", ...}]} */
-export function parseRoutes(raw: unknown, parseHostPort: (raw: unknown, defaultPort: number) => HostPort | string): Parsed<Route[]> {
+export function parseRoutes(raw: unknown, parseHostPort: (raw: unknown, defaultPort: number) => Result<HostPort>): Result<Route[]> {
   let value = raw;
   if (typeof value === 'string') {
     try {
       value = JSON.parse(value);
     } catch {
-      return { error: `must be a JSON object of domain -> hosts, like {"corp.example": "[10.0.0.5]"} (got ${describe(raw)})` };
+      return failure(`must be a JSON object of domain -> hosts, like {"corp.example": "[10.0.0.5]"} (got ${describe(raw)})`);
     }
   }
-  if (!isObject(value)) return { error: `must be an object of domain -> hosts, like {"corp.example": "[10.0.0.5]"} (got ${describe(raw)})` };
+  if (!isObject(value)) return failure(`must be an object of domain -> hosts, like {"corp.example": "[10.0.0.5]"} (got ${describe(raw)})`);
   const routes: Route[] = [];
   try {
     for (const [pattern, hostsRaw] of Object.entries(value)) {
@@ -261,10 +262,10 @@ export function parseRoutes(raw: unknown, parseHostPort: (raw: unknown, defaultP
       routes.push({ domain: wildcard ? `*.${domain}` : domain, hosts: items.map((item, i) => parseSmartHostEntry(item, `${where}[${i}]`, parseHostPort)) });
     }
   } catch (err) {
-    if (err instanceof SpecError) return { error: err.message.replace(/^routes:? ?/, '') };
+    if (err instanceof SpecError) return failure(err.message.replace(/^routes:? ?/, ''));
     throw err;
   }
-  return { value: routes };
+  return ok(routes);
 }
 
 export interface SmartHostDefaults {
@@ -322,9 +323,9 @@ export function finishSmartHosts(hosts: SmartHostSpec[], defaults: SmartHostDefa
       }
     }
     if (auth.type === 'xoauth2' && auth.serviceAccount) {
-      const key = readServiceAccount(auth.serviceAccount);
-      if (typeof key === 'string') return `config: ${auth.serviceAccount.key}File ${key}`;
-      if (auth.tokenUrl === '') auth.tokenUrl = key.tokenUri;
+      const key = parseServiceAccount(auth.serviceAccount);
+      if (!key.ok) return `config: ${auth.serviceAccount.key}File ${key.reason}`;
+      if (auth.tokenUrl === '') auth.tokenUrl = key.value.tokenUri;
     }
   }
   return undefined;
@@ -337,18 +338,24 @@ export interface ServiceAccountKey {
 }
 
 /** A Google service account's JSON key file, or what is wrong with it. */
-export function readServiceAccount(secret: Secret): ServiceAccountKey | string {
+export function parseServiceAccount(secret: Secret): Result<ServiceAccountKey> {
   let data: unknown;
   try {
     data = JSON.parse(secret.reveal());
   } catch {
-    return 'is not a JSON key file (download one under IAM > Service accounts > Keys)';
+    return failure('is not a JSON key file (download one under IAM > Service accounts > Keys)');
   }
   if (!isObject(data) || typeof data.client_email !== 'string' || typeof data.private_key !== 'string') {
-    return 'has no client_email and private_key: is it a service account key?';
+    return failure('has no client_email and private_key: is it a service account key?');
   }
   const tokenUri = typeof data.token_uri === 'string' ? data.token_uri : 'https://oauth2.googleapis.com/token';
-  return { clientEmail: data.client_email, privateKey: data.private_key, tokenUri };
+  return ok({ clientEmail: data.client_email, privateKey: data.private_key, tokenUri });
+}
+
+// TODO(result): callers in delivery/transport (transport/oauth2-token.ts) take parseServiceAccount's Result.
+export function readServiceAccount(secret: Secret): ServiceAccountKey | string {
+  const key = parseServiceAccount(secret);
+  return key.ok ? key.value : key.reason;
 }
 
 /** "host:port", IPv6 in brackets: how a host is named in logs, .bdr files and NDRs. */

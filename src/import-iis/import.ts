@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { KEY_NAMES, checkConfig, keySpec, type Config, type ConfigKey } from '../config/schema.js';
 import { formatDuration } from '../config/units.js';
-import { decodeIpSecList, formatIpEntry, type IpSecList } from './ipsec-list.js';
+import { decodeIpSecList, formatIpEntry } from './ipsec-list.js';
 import { resolveProperty, type MetabaseKey, type SmtpMetabase } from './metabase.js';
 
 export type ReportStatus = 'mapped' | 'changed' | 'not-supported' | 'review' | 'ignored';
@@ -115,8 +115,8 @@ class Importer {
   /** Sets a key after checking the value parses as that key would from a file; a bad value is reported instead. */
   #set(key: ConfigKey, value: unknown, property: string, iis: string | undefined, status: ReportStatus, note: string): void {
     const parsed = keySpec(key).parse(value);
-    if ('error' in parsed) {
-      this.#note(property, iis, 'review', `not imported: ${key} ${parsed.error}`, key);
+    if (!parsed.ok) {
+      this.#note(property, iis, 'review', `not imported: ${key} ${parsed.reason}`, key);
       return;
     }
     this.#config.set(key, value);
@@ -285,22 +285,16 @@ class Importer {
     if (secure?.trim()) this.#note('SecureBindings', secure, 'not-supported', 'no implicit-TLS port; mailroot offers STARTTLS on its listeners (tlsCert/tlsKey or tlsPfx)');
   }
 
-  #decode(name: string, id: number): { text: string | undefined; list?: IpSecList; error?: string } {
-    const text = this.#get(name, id);
-    if (text === undefined) return { text };
-    const decoded = decodeIpSecList(text);
-    return decoded.ok ? { text, list: decoded.list } : { text, error: decoded.error };
-  }
-
   #relay(): void {
-    const { text, list, error } = this.#decode('RelayIpList', 36970);
+    const text = this.#get('RelayIpList', 36970);
     const shown = text === undefined ? undefined : text === '' ? '"" (empty)' : abbreviate(text);
     const none = (status: ReportStatus, note: string) => this.#set('allowRelay', ['none'], 'RelayIpList', shown, status, note);
     if (text === undefined) return none('mapped', 'absent: "only the list below" with nobody on it; no address may relay (authenticated clients still may)');
-    if (error) {
-      return none('review', `malformed (${error}); some Windows builds ship a damaged RelayIpList. Nothing imported: no address may relay. Re-enter the relay list as allowRelay`);
+    const decoded = decodeIpSecList(text);
+    if (!decoded.ok) {
+      return none('review', `malformed (${decoded.reason}); some Windows builds ship a damaged RelayIpList. Nothing imported: no address may relay. Re-enter the relay list as allowRelay`);
     }
-    const relay = list!;
+    const relay = decoded.value;
     if (relay.grantNames > 0 || relay.denyNames > 0) {
       return none('review', 'the list holds DNS names (needs reverse DNS, which mailroot does not do); nothing imported: no address may relay');
     }
@@ -322,12 +316,13 @@ class Importer {
   }
 
   #connectionControl(): void {
-    const { text, list, error } = this.#decode('IPSecurity', 6019);
+    const text = this.#get('IPSecurity', 6019);
     if (text === undefined) return; // IIS: no IP restrictions; mailroot's default lets everyone connect too
     const shown = text === '' ? '"" (empty)' : abbreviate(text);
     const loopback = (note: string) => this.#set('allowConnect', ['127.0.0.0/8', '::1'], 'IPSecurity', shown, 'review', `${note}. Not imported: only loopback may connect until allowConnect is set`);
-    if (error) return loopback(`malformed (${error})`);
-    const connect = list!;
+    const decoded = decodeIpSecList(text);
+    if (!decoded.ok) return loopback(`malformed (${decoded.reason})`);
+    const connect = decoded.value;
     if (connect.grantNames > 0 || connect.denyNames > 0) return loopback('the list holds DNS names, which mailroot cannot match');
     if (connect.grantByDefault) {
       if (connect.deny.length === 0) return this.#note('IPSecurity', shown, 'mapped', 'every address may connect (mailroot\'s default)', 'allowConnect');

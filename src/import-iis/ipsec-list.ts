@@ -7,6 +7,7 @@
 //   ADDRESS_HEADER: cEntries, cAddresses, then cEntries x ADDRESS_LIST_ENTRY
 //   ADDRESS_LIST_ENTRY (20 bytes): iFamily (2 = AF_INET), cAddresses, cFullBytes, LastByte, iFirstAddress
 //   the items at iFirstAddress: [subnet mask][address 1]...[address N], 4 bytes each, network order
+import { failure, ok, type Result } from '../result.js';
 
 export interface IpEntry {
   /** Dotted quad of the network address. */
@@ -26,8 +27,6 @@ export interface IpSecList {
   notes: string[];
 }
 
-export type DecodeResult = { ok: true; list: IpSecList } | { ok: false; error: string };
-
 const SELF_REF = 0x80000000;
 const AF_INET = 2;
 const ENTRY_BYTES = 20;
@@ -39,17 +38,17 @@ export function formatIpEntry(entry: IpEntry): string {
 }
 
 /** Decodes the attribute text; an empty string is the valid "grant by default, nothing denied". */
-export function decodeIpSecList(text: string): DecodeResult {
+export function decodeIpSecList(text: string): Result<IpSecList> {
   const hex = text.trim();
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
-    return { ok: false, error: 'not a hex string of whole bytes' };
+    return failure('not a hex string of whole bytes');
   }
   const bytes = Buffer.from(hex, 'hex');
-  if (bytes.length === 0) return { ok: true, list: { grantByDefault: true, grant: [], deny: [], grantNames: 0, denyNames: 0, notes: [] } };
+  if (bytes.length === 0) return ok({ grantByDefault: true, grant: [], deny: [], grantNames: 0, denyNames: 0, notes: [] });
   try {
-    return { ok: true, list: decode(bytes) };
+    return ok(decode(bytes));
   } catch (err) {
-    if (err instanceof Malformed) return { ok: false, error: `${err.message}; the value is ${bytes.length} bytes` };
+    if (err instanceof Malformed) return failure(`${err.message}; the value is ${bytes.length} bytes`);
     throw err;
   }
 }

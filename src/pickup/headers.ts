@@ -2,6 +2,7 @@
 // the envelope when the file has no X-Sender/X-Receiver lines, and the header lines mailroot sends instead.
 // Input is always CRLF-only (normalised before it gets here).
 import addressparser from 'nodemailer/lib/addressparser';
+import { failure, ok, type Result } from '../result.js';
 import { isValidEnvelopeAddress, type Envelope, type ParsedHead } from '../spool/eml-format.js';
 
 const CRLF = Buffer.from('\r\n');
@@ -89,14 +90,12 @@ function addressesIn(fields: HeaderField[], name: string): AddressList {
   return list;
 }
 
-export type EnvelopeResult = { ok: true; envelope: Envelope } | { ok: false; reason: string };
-
 /**
  * The envelope of a Pickup file: X-Sender/X-Receiver lines when there are any; otherwise the sender from
  * Sender: then From:, the recipients from To:, Cc: and Bcc: (duplicates removed, ignoring case). A recipient
  * header entry that is not an address makes the whole file bad rather than silently losing that recipient.
  */
-export function envelopeOf(head: ParsedHead, fields: HeaderField[]): EnvelopeResult {
+export function envelopeOf(head: ParsedHead, fields: HeaderField[]): Result<Envelope> {
   let sender = head.sender;
   if (sender === undefined) {
     for (const name of ['sender', 'from']) {
@@ -108,7 +107,7 @@ export function envelopeOf(head: ParsedHead, fields: HeaderField[]): EnvelopeRes
     }
   }
   if (sender === undefined) {
-    return { ok: false, reason: 'no sender: no X-Sender line, and no address in a Sender: or From: header' };
+    return failure('no sender: no X-Sender line, and no address in a Sender: or From: header');
   }
   let recipients = head.recipients;
   if (recipients.length === 0) {
@@ -118,7 +117,7 @@ export function envelopeOf(head: ParsedHead, fields: HeaderField[]): EnvelopeRes
       const list = addressesIn(fields, name);
       if (list.unusable.length > 0) {
         const header = name === 'to' ? 'To' : name === 'cc' ? 'Cc' : 'Bcc';
-        return { ok: false, reason: `not an e-mail address in ${header}: ${list.unusable.map((u) => JSON.stringify(u)).join(', ')}` };
+        return failure(`not an e-mail address in ${header}: ${list.unusable.map((u) => JSON.stringify(u)).join(', ')}`);
       }
       for (const address of list.addresses) {
         const key = address.toLowerCase();
@@ -130,9 +129,9 @@ export function envelopeOf(head: ParsedHead, fields: HeaderField[]): EnvelopeRes
     }
   }
   if (recipients.length === 0) {
-    return { ok: false, reason: 'no recipients: no X-Receiver line, and no address in a To:, Cc: or Bcc: header' };
+    return failure('no recipients: no X-Receiver line, and no address in a To:, Cc: or Bcc: header');
   }
-  return { ok: true, envelope: { sender, recipients } };
+  return ok({ sender, recipients });
 }
 
 export interface AddedHeaders {

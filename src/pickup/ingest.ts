@@ -11,13 +11,13 @@
 //   "Received: from mail pickup service" line on top.
 import { pipeline, type Readable, type Transform } from 'node:stream';
 import { rfc5322Date } from '../mail/rfc5322-date.js';
-import { bufferStream } from '../spool/buffer-stream.js';
-import { CrlfNormalizer } from '../spool/crlf.js';
-import { errorCode } from '../spool/durable.js';
+import { CrlfNormalizer } from '../mail/crlf.js';
+import { failure, ok, type Result } from '../result.js';
 import { ENVELOPE_LINES_PER_TURN, isMailrootFile, newEnvelopeParseState, parseEnvelopeHead, type Envelope, type ParsedHead } from '../spool/eml-format.js';
-import { newMessageId } from '../spool/ids.js';
 import { closeUntrusted, fdStream, openUntrusted, readFromFd, UntrustedFileError, type UntrustedFile } from '../spool/untrusted-file.js';
-import { MessageRejectedError, SpoolWriteError, type PickupClaim, type Spool } from '../spool/spool.js';
+import { MessageRejectedError, newMessageId, SpoolWriteError, type PickupClaim, type Spool } from '../spool/spool.js';
+import { bufferStream } from '../util/buffer-stream.js';
+import { errorCode } from '../util/error-code.js';
 import { envelopeOf, findHeaderEnd, pickupReceivedLine, rewriteHeaders, splitHeaderFields, type HeaderEnd } from './headers.js';
 import { DotUnstuffer, FileChangedError, NulGuard, ReplacePrefix, SizeGuard } from './transforms.js';
 
@@ -83,7 +83,7 @@ interface Head {
  * Reads just enough of the file for its envelope lines and header section. The bytes gather in one buffer that
  * doubles as needed, and the search resumes where it stopped: a big file without a blank line costs O(n).
  */
-async function readHead(file: FileBytes, dots: boolean, maxRecipients: number): Promise<Head | { bad: string }> {
+async function readHead(file: FileBytes, dots: boolean, maxRecipients: number): Promise<Result<Head>> {
   const source = file.open(HEAD_CHUNK);
   const stream = chain(source, normalizing(dots));
   let buffer = Buffer.alloc(0);
@@ -91,22 +91,22 @@ async function readHead(file: FileBytes, dots: boolean, maxRecipients: number): 
   let envelope: ParsedHead | undefined;
   let searchFrom = 0;
   const progress = newEnvelopeParseState(ENVELOPE_LINES_PER_TURN);
-  const analyse = async (complete: boolean): Promise<Head | { bad: string } | 'need-more'> => {
+  const analyse = async (complete: boolean): Promise<Result<Head> | 'need-more'> => {
     const data = buffer.subarray(0, length);
     if (!envelope) {
       let parsed = parseEnvelopeHead(data, complete, progress);
       while (parsed === 'need-more' && progress.paused) {
         // Past the cap there is nothing more to learn: the file goes to Badmail, its other lines unread.
-        if (progress.recipients.length > maxRecipients) return { bad: tooMany(progress.recipients.length, maxRecipients, true) };
+        if (progress.recipients.length > maxRecipients) return failure(tooMany(progress.recipients.length, maxRecipients, true));
         await new Promise((resolve) => setImmediate(resolve)); // a long head is parsed a few hundred lines a turn
         parsed = parseEnvelopeHead(data, complete, progress);
       }
       if (parsed === 'need-more') {
-        if (progress.recipients.length > maxRecipients) return { bad: tooMany(progress.recipients.length, maxRecipients, true) };
+        if (progress.recipients.length > maxRecipients) return failure(tooMany(progress.recipients.length, maxRecipients, true));
         return 'need-more';
       }
-      if (!parsed.ok) return { bad: parsed.reason };
-      envelope = parsed.head;
+      if (!parsed.ok) return parsed;
+      envelope = parsed.value;
       searchFrom = envelope.bodyOffset;
     }
     const headerEnd = findHeaderEnd(data, envelope.bodyOffset, complete, searchFrom);
@@ -114,7 +114,7 @@ async function readHead(file: FileBytes, dots: boolean, maxRecipients: number): 
       searchFrom = Math.max(envelope.bodyOffset, length - 3);
       return 'need-more';
     }
-    return { data, head: envelope, headerEnd, complete };
+    return ok({ data, head: envelope, headerEnd, complete });
   };
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -131,10 +131,10 @@ async function readHead(file: FileBytes, dots: boolean, maxRecipients: number): 
         const result = await analyse(false);
         if (result !== 'need-more') return result;
       }
-      if (length > MAX_HEAD_BYTES) return { bad: `no end to the envelope lines and headers in the first ${MAX_HEAD_BYTES} bytes` };
+      if (length > MAX_HEAD_BYTES) return failure(`no end to the envelope lines and headers in the first ${MAX_HEAD_BYTES} bytes`);
     }
     const result = await analyse(true);
-    return result === 'need-more' ? { bad: 'unreadable head' } : result;
+    return result === 'need-more' ? failure('unreadable head') : result;
   } finally {
     stream.destroy();
     source.destroy();
@@ -198,8 +198,8 @@ async function ingestOpened(opened: UntrustedFile, claim: PickupClaim, ctx: Inge
   if (size === 0) return { kind: 'bad', reason: 'the file is empty' };
   const file = await fileBytes(opened, claim.path);
   const read = await readHead(file, ctx.dotStuffed, ctx.maxRecipients);
-  if ('bad' in read) return { kind: 'bad', reason: read.bad };
-  const { data, head, headerEnd } = read;
+  if (!read.ok) return { kind: 'bad', reason: read.reason };
+  const { data, head, headerEnd } = read.value;
 
   // Before anything else, mailroot's own files included: what marks a file as mailroot's own can be forged.
   if (data.includes(0)) return { kind: 'bad', reason: 'binary file: it holds NUL bytes, not a mail message' };
@@ -218,7 +218,7 @@ async function ingestOpened(opened: UntrustedFile, claim: PickupClaim, ctx: Inge
     }
     const derived = envelopeOf(head, fields);
     if (!derived.ok) return { kind: 'bad', reason: derived.reason };
-    envelope = derived.envelope;
+    envelope = derived.value;
     expected = data.subarray(0, headerEnd.end);
     replacement = rewriteHeaders(fields, {
       messageId: () => `<${newMessageId()}@${ctx.hostname}>`,

@@ -4,9 +4,7 @@
 // stays for a later try. Feeds the spool exactly like smtp/ does; delivery picks the message up from Queue.
 import type { Logger } from '../log/logger.js';
 import type { MailEvents } from '../log/mail-events.js';
-import { badmailReport } from '../spool/badmail-report.js';
-import { errorCode, isTransientRenameError } from '../spool/durable.js';
-import type { PickupClaim, Spool } from '../spool/spool.js';
+import { badmailReport, claimFailure, type PickupClaim, type Spool } from '../spool/spool.js';
 import { ingest, type IngestOutcome } from './ingest.js';
 import { PickupWatcher } from './watcher.js';
 
@@ -133,8 +131,9 @@ export class Pickup {
     try {
       claim = await spool.claimPickupFile(name);
     } catch (err) {
-      if (errorCode(err) === 'ENOENT') return; // moved away by its writer or an operator
-      if (isTransientRenameError(err)) {
+      const failure = claimFailure(err);
+      if (failure === 'gone') return; // moved away by its writer or an operator
+      if (failure === 'in-use') {
         // Windows: another program (the writer, most likely) still has it open. IIS waited the same way.
         log.debug('Pickup file still in use; waiting', { file: name, error: (err as Error).message });
         this.#watcher.defer(name, Math.max(this.#options.settleTime, MIN_LOCKED_RETRY));

@@ -11,7 +11,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
-import { prepareLayout } from '../spool/layout.js';
+import { prepareLayout } from '../spool/spool.js';
 import { isPickupFileName } from './names.js';
 import { SettleTracker, signatureOf } from './settle.js';
 

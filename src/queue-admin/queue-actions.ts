@@ -13,7 +13,8 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorCode, fsyncDir, renameWithRetry, writeFileDurably } from '../spool/durable.js';
+import { errorCode } from '../util/error-code.js';
+import { fsyncDir, renameWithRetry, writeFileDurably } from '../spool/durable.js';
 import { dueNowState, formatRetryState } from '../spool/retry-state.js';
 import { QUEUE_SUFFIX, STATE_SUFFIX } from '../spool/spool.js';
 import { relayLiveness } from '../ops/status-file.js';

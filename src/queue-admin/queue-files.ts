@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { errorCode } from '../spool/durable.js';
+import { errorCode } from '../util/error-code.js';
 import { readEnvelopeHead } from '../spool/eml-format.js';
 import { readFileRange } from '../spool/file-ops.js';
 import { holdFolder, prepareLayout, type MailrootLayout } from '../spool/layout.js';
@@ -115,7 +115,7 @@ export class QueueFiles {
     const queuedAt = state?.firstQueued ?? timeOfId(id) ?? stat.mtime;
     const base = { id, place, file, stateFile: stateFound ? stateFile : undefined, state, size: stat.size, queuedAt };
     if (!head.ok) return { ...base, sender: '', recipients: [], bodyOffset: 0, unreadable: head.reason };
-    const { sender, recipients, bodyOffset } = head.head;
+    const { sender, recipients, bodyOffset } = head.value;
     if (sender === undefined || recipients.length === 0) {
       return { ...base, sender: sender ?? '', recipients, bodyOffset, unreadable: sender === undefined ? 'no X-Sender line' : 'no X-Receiver line' };
     }

@@ -2,6 +2,7 @@
 // (::ffff:127.0.0.2, what a dual-stack socket reports) against IPv4 rules, which hand-rolled CIDR code gets wrong.
 import net from 'node:net';
 import type { Cidr } from '../config/cidr.js';
+import { failure, ok, type Result } from '../result.js';
 import { hasRoutingLocalPart, splitAddress } from './addresses.js';
 import { SmtpError } from './smtp-error.js';
 
@@ -28,9 +29,8 @@ export interface AccessPolicy {
   localDomains: readonly string[];
 }
 
-export type RecipientDecision =
-  | { ok: true; local: boolean }
-  | { ok: false; refusal: SmtpError };
+/** An accepted recipient (`local`: for a local domain, delivered to Drop), or the refusal to send the client. */
+export type RecipientDecision = Result<{ local: boolean }, SmtpError>;
 
 export class Access {
   readonly #connect: AddressList;
@@ -67,17 +67,17 @@ export class Access {
     if (parts.domain === '') {
       // "postmaster" without a domain: there is no local mailbox to give it to, and the smart host would have
       // to guess the domain.
-      return { ok: false, refusal: new SmtpError(550, '5.1.3', `<${address}>: a recipient needs a domain`, 'no domain') };
+      return failure(new SmtpError(550, '5.1.3', `<${address}>: a recipient needs a domain`, 'no domain'));
     }
     const local = parts.canonical !== '' && this.#local.has(parts.canonical);
-    if (this.mayRelay(client.ip, client.authenticated)) return { ok: true, local };
+    if (this.mayRelay(client.ip, client.authenticated)) return ok({ local });
     if (!local) {
-      return { ok: false, refusal: new SmtpError(550, '5.7.1', `Unable to relay for <${address}>`, 'relay denied') };
+      return failure(new SmtpError(550, '5.7.1', `Unable to relay for <${address}>`, 'relay denied'));
     }
     if (hasRoutingLocalPart(parts.localPart)) {
       const text = `Unable to relay for <${address}>: routing characters in the local part`;
-      return { ok: false, refusal: new SmtpError(550, '5.7.1', text, 'routing local part') };
+      return failure(new SmtpError(550, '5.7.1', text, 'routing local part'));
     }
-    return { ok: true, local: true };
+    return ok({ local: true });
   }
 }

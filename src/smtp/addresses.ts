@@ -1,17 +1,9 @@
 // Recipient addresses as far as relaying is concerned: which domain an address really goes to, in one
 // comparable form, and the old tricks that make a local-looking address route somewhere else.
-import { domainToASCII } from 'node:url';
+import { canonicalDomain } from '../config/domain.js';
 
-/**
- * The one form domains are compared in: lower-case ASCII (punycode A-labels), no trailing dot.
- * smtp-server hands us Unicode (it turns xn-- labels into U-labels), the config may hold either.
- * Returns '' for a name that is not a valid domain.
- */
-export function canonicalDomain(domain: string): string {
-  const text = domain.trim().replace(/\.$/, '');
-  if (text === '' || text.startsWith('[')) return '';
-  return domainToASCII(text.toLowerCase());
-}
+// Re-exported for the modules that compare recipients' domains (transport/route-table.ts).
+export { canonicalDomain };
 
 export interface SplitAddress {
   localPart: string;

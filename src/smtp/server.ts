@@ -238,8 +238,9 @@ export class InboundServer {
     }
     const decision = this.#access.recipient(address.address, { ip: session.remoteAddress, authenticated: Boolean(session.user) });
     if (!decision.ok) {
-      log.info('recipient refused', { client: session.remoteAddress, recipient: address.address, reason: decision.refusal.reason });
-      return callback(decision.refusal);
+      const refusal = decision.reason;
+      log.info('recipient refused', { client: session.remoteAddress, recipient: address.address, reason: refusal.reason });
+      return callback(refusal);
     }
     callback();
   }

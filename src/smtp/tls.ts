@@ -2,9 +2,7 @@
 // floor. Loaded and tried once at start-up, so a wrong path, password or key fails the start, not the first client.
 import fs from 'node:fs';
 import tls from 'node:tls';
-
-export const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
-export type TlsVersion = (typeof TLS_VERSIONS)[number];
+import type { TlsVersion } from '../config/tls-versions.js';
 
 export interface TlsSettings {
   tlsCert: string | undefined;

@@ -115,7 +115,3 @@ export async function writeFileDurably(tempPath: string, target: string, data: s
     throw err;
   }
 }
-
-export function errorCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}

@@ -15,6 +15,7 @@
 // Pickup, Exchange's) read both.
 //
 // This module is the only one that reads or writes those envelope lines.
+import { failure, ok, type Result } from '../result.js';
 import { closeUntrusted, openUntrusted, readFromFd } from './untrusted-file.js';
 
 export interface Envelope {
@@ -55,8 +56,6 @@ export interface ParsedHead {
   /** Parameters after the addresses, when any line had some mailroot knows (see EnvelopeParams). */
   params?: EnvelopeParams;
 }
-
-export type HeadResult = { ok: true; head: ParsedHead } | { ok: false; reason: string };
 
 /** Characters that never belong in an envelope address; they would let a file inject SMTP commands. */
 const FORBIDDEN_IN_ADDRESS = /[\x00-\x20<>\x7f]/;
@@ -228,7 +227,7 @@ export const ENVELOPE_LINES_PER_TURN = 500;
  * A value may be folded onto continuation lines (System.Net.Mail folds a long `"Name" <address>`).
  * `resume`: see EnvelopeParseState.
  */
-export function parseEnvelopeHead(data: Buffer, complete: boolean, resume: EnvelopeParseState = newEnvelopeParseState()): HeadResult | 'need-more' {
+export function parseEnvelopeHead(data: Buffer, complete: boolean, resume: EnvelopeParseState = newEnvelopeParseState()): Result<ParsedHead> | 'need-more' {
   let offset = resume.offset;
   let sender = resume.sender;
   const { recipients, seen, params } = resume;
@@ -251,7 +250,7 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean, resume: Envel
       if (!complete) return needMore();
       // A file that is nothing but envelope lines has an empty message.
       if (offset < data.length && ENVELOPE_LINE.test(data.subarray(offset).toString('latin1'))) {
-        return { ok: false, reason: 'the file holds envelope lines but no message' };
+        return failure('the file holds envelope lines but no message');
       }
       break;
     }
@@ -264,7 +263,7 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean, resume: Envel
       const next = data.indexOf(0x0a, end);
       if (next === -1) {
         if (!complete) return needMore();
-        return { ok: false, reason: 'the file holds envelope lines but no message' };
+        return failure('the file holds envelope lines but no message');
       }
       value += data.subarray(end, next).toString('utf8').replace(/\r$/, '');
       end = next + 1;
@@ -273,16 +272,16 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean, resume: Envel
     lineNumber++;
     const address = addressFromEnvelopeValue(value);
     const field = match[1]!.toLowerCase() === 'x-sender' ? 'X-Sender' : 'X-Receiver';
-    if (address === undefined) return { ok: false, reason: `line ${lineNumber}: ${field} has no address` };
+    if (address === undefined) return failure(`line ${lineNumber}: ${field} has no address`);
     if (!isValidEnvelopeAddress(address)) {
-      return { ok: false, reason: `line ${lineNumber}: ${field} address ${JSON.stringify(address)} has characters not allowed in an address` };
+      return failure(`line ${lineNumber}: ${field} address ${JSON.stringify(address)} has characters not allowed in an address`);
     }
     if (field === 'X-Sender') {
       // .NET puts an application-supplied X-Sender after its own; the first one wins
       if (sender === undefined) applySenderParams(value, params);
       sender ??= address;
     } else {
-      if (address === '') return { ok: false, reason: `line ${lineNumber}: X-Receiver is empty` };
+      if (address === '') return failure(`line ${lineNumber}: X-Receiver is empty`);
       if (!seen.has(address)) {
         seen.add(address);
         recipients.push(address);
@@ -292,7 +291,7 @@ export function parseEnvelopeHead(data: Buffer, complete: boolean, resume: Envel
     }
     offset = end;
   }
-  return { ok: true, head: { sender, recipients, bodyOffset: offset, ...(hasParams(params) ? { params } : {}) } };
+  return ok({ sender, recipients, bodyOffset: offset, ...(hasParams(params) ? { params } : {}) });
 }
 
 /**
@@ -324,7 +323,7 @@ export interface HeadRead {
   peekComplete?: boolean;
 }
 
-export async function readEnvelopeHead(file: string): Promise<HeadResult & HeadRead> {
+export async function readEnvelopeHead(file: string): Promise<Result<ParsedHead> & HeadRead> {
   const { fd, stats } = await openUntrusted(file);
   try {
     const { size, ino } = stats;
@@ -349,10 +348,10 @@ export async function readEnvelopeHead(file: string): Promise<HeadResult & HeadR
         result = parseEnvelopeHead(data, complete, progress);
       }
       if (result !== 'need-more') {
-        const peek = result.ok ? data.subarray(result.head.bodyOffset) : undefined;
+        const peek = result.ok ? data.subarray(result.value.bodyOffset) : undefined;
         return { ...result, size, ino, peek, peekComplete: complete };
       }
-      if (length > MAX_HEAD_BYTES) return { ok: false, reason: 'the envelope lines are longer than 4 MB', size, ino };
+      if (length > MAX_HEAD_BYTES) return { ...failure('the envelope lines are longer than 4 MB'), size, ino };
     }
   } finally {
     await closeUntrusted(fd);
@@ -360,8 +359,8 @@ export async function readEnvelopeHead(file: string): Promise<HeadResult & HeadR
 }
 
 /** A queued message must carry an X-Sender line and at least one X-Receiver line. */
-export function envelopeOf(head: ParsedHead): Envelope | string {
-  if (head.sender === undefined) return 'no X-Sender line at the top of the file';
-  if (head.recipients.length === 0) return 'no X-Receiver line at the top of the file';
-  return { sender: head.sender, recipients: head.recipients, ...(head.params ? { params: head.params } : {}) };
+export function envelopeOf(head: ParsedHead): Result<Envelope> {
+  if (head.sender === undefined) return failure('no X-Sender line at the top of the file');
+  if (head.recipients.length === 0) return failure('no X-Receiver line at the top of the file');
+  return ok({ sender: head.sender, recipients: head.recipients, ...(head.params ? { params: head.params } : {}) });
 }

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { stallPoolThread, takeStall, type StalledOp } from '../failpoints.js';
-import { errorCode } from './durable.js';
+import { errorCode } from '../util/error-code.js';
 
 const openAsync = promisify(fs.open);
 const closeAsync = promisify(fs.close);

@@ -29,7 +29,7 @@ import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { errorCode } from './durable.js';
+import { errorCode } from '../util/error-code.js';
 
 export class MailrootLockedError extends Error {
   override name = 'MailrootLockedError';

@@ -2,7 +2,8 @@
 // removed once its message is queued, or put back into Pickup to be taken again.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { renameWithRetry } from './durable.js';
+import { errorCode } from '../util/error-code.js';
+import { isTransientRenameError, renameWithRetry } from './durable.js';
 import { renameFile, unlinkIfPresent } from './file-ops.js';
 import { newMessageId } from './ids.js';
 import type { MailrootLayout } from './layout.js';
@@ -20,6 +21,15 @@ export interface PickupClaim {
   path: string;
 }
 
+/** What a failed claim means: the file went away, another program still holds it open, or something else. */
+export type ClaimFailure = 'gone' | 'in-use' | 'failed';
+
+export function claimFailure(err: unknown): ClaimFailure {
+  if (errorCode(err) === 'ENOENT') return 'gone';
+  if (isTransientRenameError(err)) return 'in-use';
+  return 'failed';
+}
+
 export class PickupClaims {
   readonly #layout: MailrootLayout;
 
@@ -30,7 +40,7 @@ export class PickupClaims {
   /**
    * Takes a Pickup file by renaming it into SortTemp under a new claim id: from then on no scan sees it, and a
    * writer still holding it open on Windows makes this fail (EBUSY/EPERM/EACCES, see isTransientRenameError).
-   * Errors are the caller's to classify; nothing is retried here.
+   * Nothing is retried here: claimFailure() tells the caller what an error means.
    */
   async claimPickupFile(name: string): Promise<PickupClaim> {
     const id = newMessageId();

@@ -1,6 +1,6 @@
 // A message read from Queue, and the stream of its bytes after the envelope lines.
 import type { Readable } from 'node:stream';
-import { bufferStream } from './buffer-stream.js';
+import { bufferStream } from '../util/buffer-stream.js';
 import type { Envelope } from './eml-format.js';
 import { untrustedStream } from './untrusted-file.js';
 

@@ -2,13 +2,17 @@
 // queued message's life in Queue (read, retry state, rewrite, removal); Badmail (badmail.ts) and Pickup claims
 // (pickup-claims.ts) are their own files behind this one API. Folders are states; a rename is a transition.
 // Writes follow one durable path: temp file in SortTemp -> fsync -> rename -> fsync of the directory.
+// smtp and pickup use this file, eml-format.ts (the file format) and untrusted-file.ts (opening a file a writer
+// can reach); the other files here are the spool's own (test/unit/module-arrows.test.ts).
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { failpoint } from '../failpoints.js';
 import { writeAndCommit, type AcceptOptions, type AcceptTargets, type PendingFile } from './accept.js';
 import { Badmail } from './badmail.js';
-import { errorCode, fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
+import { failure, ok, type Result } from '../result.js';
+import { errorCode } from '../util/error-code.js';
+import { fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
 import { statFile, unlinkIfPresent } from './file-ops.js';
 import { envelopeOf, formatEnvelopeHead, readEnvelopeHead, type Envelope } from './eml-format.js';
 import { newMessageId } from './ids.js';
@@ -23,9 +27,16 @@ import { closeUntrusted, openUntrusted, readFromFd, UntrustedFileError } from '.
 
 export { MessageRejectedError, SpoolWriteError, type AcceptOptions, type AcceptTargets } from './accept.js';
 export { idOf, isQueueMessageName, QUEUE_SUFFIX, STATE_SUFFIX } from './queue-names.js';
-export { PICKUP_CLAIM_SUFFIX, type PickupClaim } from './pickup-claims.js';
+export { claimFailure, PICKUP_CLAIM_SUFFIX, type ClaimFailure, type PickupClaim } from './pickup-claims.js';
+export { badmailReport } from './badmail-report.js';
+export { newMessageId } from './ids.js';
+export { prepareLayout } from './layout.js';
 export type { QueuedMessage } from './queued-message.js';
 
+/** Why a queued message cannot be read: its file is gone, or it is not a message (`text` says why). */
+export type QueuedUnreadable = { missing: true } | { missing: false; text: string };
+
+/** readQueued's old shape, kept for delivery/agent.ts (see readQueued). */
 export type ReadQueuedResult =
   | { ok: true; message: QueuedMessage }
   | { ok: false; reason: string }
@@ -150,33 +161,38 @@ export class Spool {
     return { messages, orphanStates };
   }
 
-  async readQueued(name: string): Promise<ReadQueuedResult> {
+  async readQueuedMessage(name: string): Promise<Result<QueuedMessage, QueuedUnreadable>> {
     const file = this.queuePath(name);
+    const unreadable = (text: string) => failure<QueuedUnreadable>({ missing: false, text });
     let result;
     try {
       result = await readEnvelopeHead(file);
     } catch (err) {
-      if (errorCode(err) === 'ENOENT') return { ok: false, missing: true };
-      if (errorCode(err) === 'EISDIR') return { ok: false, reason: 'a folder, not a message file' };
-      if (err instanceof UntrustedFileError) return { ok: false, reason: err.message };
+      if (errorCode(err) === 'ENOENT') return failure({ missing: true });
+      if (errorCode(err) === 'EISDIR') return unreadable('a folder, not a message file');
+      if (err instanceof UntrustedFileError) return unreadable(err.message);
       throw err;
     }
-    if (!result.ok) return { ok: false, reason: result.reason };
-    const envelope = envelopeOf(result.head);
-    if (typeof envelope === 'string') return { ok: false, reason: envelope };
-    return {
-      ok: true,
-      message: {
-        name,
-        id: idOf(name),
-        path: file,
-        envelope,
-        bodyOffset: result.head.bodyOffset,
-        size: result.size ?? 0,
-        ino: result.ino ?? 0,
-        peek: result.peek ? { bytes: result.peek, complete: result.peekComplete ?? false } : undefined,
-      },
-    };
+    if (!result.ok) return unreadable(result.reason);
+    const envelope = envelopeOf(result.value);
+    if (!envelope.ok) return unreadable(envelope.reason);
+    return ok({
+      name,
+      id: idOf(name),
+      path: file,
+      envelope: envelope.value,
+      bodyOffset: result.value.bodyOffset,
+      size: result.size ?? 0,
+      ino: result.ino ?? 0,
+      peek: result.peek ? { bytes: result.peek, complete: result.peekComplete ?? false } : undefined,
+    });
+  }
+
+  // TODO(result): callers in delivery/transport (delivery/agent.ts) take readQueuedMessage's Result.
+  async readQueued(name: string): Promise<ReadQueuedResult> {
+    const read = await this.readQueuedMessage(name);
+    if (read.ok) return { ok: true, message: read.value };
+    return read.reason.missing ? { ok: false, missing: true } : { ok: false, reason: read.reason.text };
   }
 
   openBody(message: QueuedMessage): Readable {

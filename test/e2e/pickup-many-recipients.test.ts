@@ -61,8 +61,8 @@ describe('Pickup: many recipients', () => {
       const outcome = await ingest(claim, { spool, hostname: 'relay.test', maxMessageSize: 16 * 2 ** 20, dotStuffed: true, maxRecipients: 50_000 });
       assert.equal(outcome.kind, 'queued');
       assert.equal(outcome.kind === 'queued' && outcome.envelope.recipients.length, 39_999, 'the duplicate counted once');
-      const queued = await spool.readQueued(`${outcome.kind === 'queued' ? outcome.id : ''}.eml`);
-      assert.ok(queued.ok && queued.message.envelope.recipients.length === 39_999, 'and read back from Queue');
+      const queued = await spool.readQueuedMessage(`${outcome.kind === 'queued' ? outcome.id : ''}.eml`);
+      assert.ok(queued.ok && queued.value.envelope.recipients.length === 39_999, 'and read back from Queue');
     } finally {
       await spool.close();
     }

@@ -23,7 +23,7 @@ function trickyMessage(tag: string): string {
 function messagePart(file: Buffer): Buffer {
   const head = parseEnvelopeHead(file, true);
   assert.ok(head !== 'need-more' && head.ok, 'a file with envelope lines');
-  return file.subarray(head.head.bodyOffset);
+  return file.subarray(head.value.bodyOffset);
 }
 
 for (const dotStuffed of [true, false]) {

@@ -115,9 +115,9 @@ describe('SMTP conformance: the inbound side', () => {
       );
       assert.match(file, /^\tby relay\.test \(mailroot\) with UTF8SMTP id /m);
       // The spool reads them back: what delivery and notifications use.
-      const read = await relay.spool.readQueued(name!);
+      const read = await relay.spool.readQueuedMessage(name!);
       assert.ok(read.ok);
-      assert.deepEqual(read.message.envelope.params, {
+      assert.deepEqual(read.value.envelope.params, {
         ret: 'HDRS',
         envid: 'QQ+314159',
         body8bit: true,

@@ -4,7 +4,7 @@ import { parseCidr, type Cidr } from '../../src/config/cidr.js';
 import { Access } from '../../src/smtp/access.js';
 import { canonicalDomain, hasRoutingLocalPart, splitAddress, withAsciiDomain } from '../../src/smtp/addresses.js';
 
-const cidrs = (...texts: string[]) => texts.map((t) => parseCidr(t) as Cidr);
+const cidrs = (...texts: string[]) => texts.map((t) => (parseCidr(t) as { value: Cidr }).value);
 
 describe('recipient addresses', () => {
   it('compares domains in one form: ASCII, lower case, no trailing dot', () => {
@@ -51,18 +51,18 @@ describe('access decisions', () => {
   });
 
   it('lets allowRelay addresses and authenticated clients send anywhere', () => {
-    assert.deepEqual(access.recipient('x@remote.example', { ip: '127.0.0.1', authenticated: false }), { ok: true, local: false });
-    assert.deepEqual(access.recipient('x@remote.example', { ip: '::ffff:127.0.0.1', authenticated: false }), { ok: true, local: false });
-    assert.deepEqual(access.recipient('x@remote.example', { ip: '127.0.0.2', authenticated: true }), { ok: true, local: false });
-    assert.deepEqual(access.recipient('x@Corp.Example', { ip: '127.0.0.1', authenticated: false }), { ok: true, local: true });
+    assert.deepEqual(access.recipient('x@remote.example', { ip: '127.0.0.1', authenticated: false }), { ok: true, value: { local: false } });
+    assert.deepEqual(access.recipient('x@remote.example', { ip: '::ffff:127.0.0.1', authenticated: false }), { ok: true, value: { local: false } });
+    assert.deepEqual(access.recipient('x@remote.example', { ip: '127.0.0.2', authenticated: true }), { ok: true, value: { local: false } });
+    assert.deepEqual(access.recipient('x@Corp.Example', { ip: '127.0.0.1', authenticated: false }), { ok: true, value: { local: true } });
   });
 
   it('lets others send only to local domains, without routing tricks', () => {
-    assert.deepEqual(access.recipient('x@bücher.example', outsider), { ok: true, local: true });
+    assert.deepEqual(access.recipient('x@bücher.example', outsider), { ok: true, value: { local: true } });
     const refused = (address: string) => {
       const decision = access.recipient(address, outsider);
       assert.ok(!decision.ok, address);
-      return decision.ok ? undefined : decision.refusal;
+      return decision.ok ? undefined : decision.reason;
     };
     assert.equal(refused('x@remote.example')?.text, '5.7.1 Unable to relay for <x@remote.example>');
     assert.equal(refused('user%remote.example@corp.example')?.reason, 'routing local part');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { parseHostPort } from '../../src/config/schema.js';
+import { ok } from '../../src/result.js';
 
 describe('config loading', () => {
   it('takes flag over environment over file over default', async () => {
@@ -45,8 +46,8 @@ describe('config loading', () => {
   });
 
   it('reads the IIS smart-host forms', () => {
-    assert.deepEqual(parseHostPort('[10.0.0.5]', 25), { host: '10.0.0.5', port: 25 });
-    assert.deepEqual(parseHostPort('[::1]:2525', 25), { host: '::1', port: 2525 });
-    assert.deepEqual(parseHostPort('mail.example.com', 25), { host: 'mail.example.com', port: 25 });
+    assert.deepEqual(parseHostPort('[10.0.0.5]', 25), ok({ host: '10.0.0.5', port: 25 }));
+    assert.deepEqual(parseHostPort('[::1]:2525', 25), ok({ host: '::1', port: 2525 }));
+    assert.deepEqual(parseHostPort('mail.example.com', 25), ok({ host: 'mail.example.com', port: 25 }));
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { CrlfNormalizer } from '../../src/spool/crlf.js';
+import { CrlfNormalizer } from '../../src/mail/crlf.js';
 
 /** The rule, byte by byte: CRLF stays, a lone CR or a lone LF becomes CRLF. */
 function reference(input: Buffer): Buffer {

@@ -8,16 +8,16 @@ describe('.eml envelope head', () => {
     const head = formatEnvelopeHead({ sender: '', recipients: ['a@example.net', 'b@example.net'] });
     assert.equal(head.toString(), 'X-Sender: <>\r\nX-Receiver: <a@example.net>\r\nX-Receiver: <b@example.net>\r\n');
     const parsed = parseEnvelopeHead(Buffer.concat([head, Buffer.from('Subject: x\r\n\r\nbody\r\n')]), true);
-    assert.deepEqual(parsed, { ok: true, head: { sender: '', recipients: ['a@example.net', 'b@example.net'], bodyOffset: head.length } });
+    assert.deepEqual(parsed, { ok: true, value: { sender: '', recipients: ['a@example.net', 'b@example.net'], bodyOffset: head.length } });
   });
 
   it('reads the shapes writers use: any case, bare, bracketed, display names, trailing parameters, LF endings', () => {
     const file = 'x-receiver: first@example.net\nX-SENDER: "Do Not Reply" <noreply@example.com>\nX-Receiver: <second@example.net> NOTIFY=NEVER\nX-Receiver: first@example.net\nFrom: x\n';
     const parsed = parseEnvelopeHead(Buffer.from(file), true);
     assert.ok(parsed !== 'need-more' && parsed.ok);
-    assert.equal(parsed.head.sender, 'noreply@example.com');
-    assert.deepEqual(parsed.head.recipients, ['first@example.net', 'second@example.net']);
-    assert.equal(file.slice(parsed.head.bodyOffset), 'From: x\n');
+    assert.equal(parsed.value.sender, 'noreply@example.com');
+    assert.deepEqual(parsed.value.recipients, ['first@example.net', 'second@example.net']);
+    assert.equal(file.slice(parsed.value.bodyOffset), 'From: x\n');
     assert.equal(addressFromEnvelopeValue('  <a@b>  '), 'a@b');
     assert.equal(addressFromEnvelopeValue(''), undefined);
   });
@@ -25,7 +25,7 @@ describe('.eml envelope head', () => {
   it('gives a reason for bad heads and asks for more bytes when the head is cut', () => {
     const text = 'X-Sender: <a@b>\r\nX-Receiver: <c@d> \r\nX-Receiver: x y@z\r\n\r\n';
     const loose = parseEnvelopeHead(Buffer.from(text), true);
-    assert.deepEqual(loose, { ok: true, head: { sender: 'a@b', recipients: ['c@d', 'x'], bodyOffset: text.length - 2 } });
+    assert.deepEqual(loose, { ok: true, value: { sender: 'a@b', recipients: ['c@d', 'x'], bodyOffset: text.length - 2 } });
     const injected = parseEnvelopeHead(Buffer.from('X-Sender: <a@b>\r\nX-Receiver: <c@d\x00>\r\n\r\n'), true);
     assert.deepEqual(injected, { ok: false, reason: 'line 2: X-Receiver address "c@d\\u0000" has characters not allowed in an address' });
     assert.equal(parseEnvelopeHead(Buffer.from('X-Sender: <a@b>\r\nX-Rece'), false), 'need-more');
@@ -76,7 +76,7 @@ describe('.eml envelope parameters (DSN, BODY, SMTPUTF8)', () => {
     );
     const parsed = parseEnvelopeHead(Buffer.concat([head, Buffer.from('Subject: x\r\n\r\nbody\r\n')]), true);
     assert.ok(parsed !== 'need-more' && parsed.ok);
-    assert.deepEqual(parsed.head, { sender: 'a@example.com', recipients: envelope.recipients, bodyOffset: head.length, params: envelope.params });
+    assert.deepEqual(parsed.value, { sender: 'a@example.com', recipients: envelope.recipients, bodyOffset: head.length, params: envelope.params });
     assert.equal(formatEnvelopeHead({ sender: 'a@b', recipients: ['c@d'], params: {} }).toString(), 'X-Sender: <a@b>\r\nX-Receiver: <c@d>\r\n');
   });
 
@@ -84,8 +84,8 @@ describe('.eml envelope parameters (DSN, BODY, SMTPUTF8)', () => {
     const file = 'X-Sender: a@example.com RET=FULL; X-ExtendedProps=abc\r\nX-Receiver: b@example.net ORCPT=rfc822;b@example.net; NOTIFY=DELAY; X-Other=1\r\nX-Receiver: <c@example.net> NOTIFY=BOGUS\r\nSubject: x\r\n\r\n';
     const parsed = parseEnvelopeHead(Buffer.from(file), true);
     assert.ok(parsed !== 'need-more' && parsed.ok);
-    assert.deepEqual(parsed.head.recipients, ['b@example.net', 'c@example.net']);
-    assert.deepEqual(parsed.head.params, { ret: 'FULL', recipients: { 'b@example.net': { notify: ['DELAY'], orcpt: 'rfc822;b@example.net' } } });
+    assert.deepEqual(parsed.value.recipients, ['b@example.net', 'c@example.net']);
+    assert.deepEqual(parsed.value.params, { ret: 'FULL', recipients: { 'b@example.net': { notify: ['DELAY'], orcpt: 'rfc822;b@example.net' } } });
   });
 
   it('takes a quoted local part with spaces, and still refuses control characters and brackets in it', () => {

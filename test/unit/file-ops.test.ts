@@ -24,9 +24,9 @@ describe('spool file operations (all in the thread pool)', () => {
     assert.deepEqual(await filesIn(queue), [name]);
     assert.deepEqual(await filesIn(sortTemp), []);
 
-    const read = await spool.readQueued(name);
+    const read = await spool.readQueuedMessage(name);
     assert.ok(read.ok);
-    const message = read.message;
+    const message = read.value;
     assert.equal(message.id, id);
     assert.deepEqual(message.envelope, envelope);
     assert.equal(message.bodyOffset, head.length);
@@ -53,9 +53,9 @@ describe('spool file operations (all in the thread pool)', () => {
     assert.equal(rewritten.bodyOffset, head2.length);
     assert.equal(rewritten.size, head2.length + MESSAGE_CRLF.length);
     assert.equal(rewritten.ino, (await fs.stat(path.join(queue, name))).ino);
-    const reread = await spool.readQueued(name);
+    const reread = await spool.readQueuedMessage(name);
     assert.ok(reread.ok);
-    assert.deepEqual(reread.message.envelope, rewritten.envelope);
+    assert.deepEqual(reread.value.envelope, rewritten.envelope);
 
     // Some recipients to Badmail: a .bad listing only them, the queued file left as it was.
     const stem = await spool.quarantine(name, 'refused: c\r\n', { message: rewritten, recipients: ['c@remote.example'] });
@@ -85,16 +85,16 @@ describe('spool file operations (all in the thread pool)', () => {
     // removeDelivered leaves alone another file moved in under the same name.
     const third = await spool.accept({ sender: 's@x.example', recipients: ['e@remote.example'] }, Readable.from([Buffer.from(MESSAGE)]));
     const thirdName = `${third.id}.eml`;
-    const thirdRead = await spool.readQueued(thirdName);
+    const thirdRead = await spool.readQueuedMessage(thirdName);
     assert.ok(thirdRead.ok);
     const replacement = path.join(spool.layout.root, 'replacement.eml');
     await fs.writeFile(replacement, 'X-Sender: <o@x.example>\r\nX-Receiver: <f@remote.example>\r\n\r\nother\r\n');
     await fs.rename(replacement, path.join(queue, thirdName));
-    await spool.removeDelivered(thirdRead.message);
+    await spool.removeDelivered(thirdRead.value);
     assert.deepEqual(await filesIn(queue), [thirdName], 'the replacement stays');
-    const replaced = await spool.readQueued(thirdName);
+    const replaced = await spool.readQueuedMessage(thirdName);
     assert.ok(replaced.ok);
-    await spool.removeDelivered(replaced.message);
+    await spool.removeDelivered(replaced.value);
     assert.deepEqual(await filesIn(queue), []);
 
     assert.deepEqual(await filesIn(sortTemp), [], 'no temp file left behind');

@@ -11,8 +11,8 @@ const TEMPLATE_NOBODY =
 
 function decoded(hex: string) {
   const result = decodeIpSecList(hex);
-  assert.ok(result.ok, result.ok ? '' : result.error);
-  return result.list;
+  assert.ok(result.ok, result.ok ? '' : result.reason);
+  return result.value;
 }
 
 describe('IIS IPSECLIST (RelayIpList, IPSecurity) decoding', () => {
@@ -71,7 +71,7 @@ describe('IIS IPSECLIST (RelayIpList, IPSecurity) decoding', () => {
     for (const [what, hex, error] of cases) {
       const result = decodeIpSecList(hex);
       assert.equal(result.ok, false, what);
-      assert.match((result as { error: string }).error, error, what);
+      assert.match((result as { reason: string }).reason, error, what);
     }
   });
 

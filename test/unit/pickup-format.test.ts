@@ -10,7 +10,7 @@ const NO_ENVELOPE: ParsedHead = { sender: undefined, recipients: [], bodyOffset:
 function head(text: string, complete = true) {
   const result = parseEnvelopeHead(Buffer.from(text), complete);
   if (result === 'need-more') return result;
-  return result.ok ? result.head : result.reason;
+  return result.ok ? result.value : result.reason;
 }
 
 describe('envelope values and lines', () => {
@@ -47,7 +47,7 @@ describe('envelope values and lines', () => {
   it("recognises mailroot's own files by their exact envelope lines and trace line", () => {
     const envelope = formatEnvelopeHead({ sender: 'a@x.example', recipients: ['b@y.example'] });
     const own = Buffer.concat([envelope, Buffer.from('Received: from c ([127.0.0.1])\r\n\tby relay (mailroot) with ESMTP id 1;\r\n\tdate\r\nSubject: s\r\n\r\n')]);
-    const parsed = (data: Buffer) => (parseEnvelopeHead(data, true) as { ok: true; head: ParsedHead }).head;
+    const parsed = (data: Buffer) => (parseEnvelopeHead(data, true) as { ok: true; value: ParsedHead }).value;
     assert.equal(isMailrootFile(own, parsed(own)), true);
     const lowerCase = Buffer.from(own.toString().replace('X-Sender: <a@x.example>', 'x-sender: <a@x.example>'));
     assert.equal(isMailrootFile(lowerCase, parsed(lowerCase)), false, 'IIS-style lines are not ours');
@@ -100,7 +100,7 @@ describe('Pickup headers', () => {
     );
     assert.deepEqual(envelopeOf(NO_ENVELOPE, fields), {
       ok: true,
-      envelope: { sender: 'bot@x.example', recipients: ['ann@y.example', 'bob@y.example', 'eve@y.example', 'carl@y.example', 'dora@z.example'] },
+      value: { sender: 'bot@x.example', recipients: ['ann@y.example', 'bob@y.example', 'eve@y.example', 'carl@y.example', 'dora@z.example'] },
     });
   });
 
@@ -108,11 +108,11 @@ describe('Pickup headers', () => {
     const fields = splitHeaderFields(Buffer.from('From: from@x.example\r\nTo: to@y.example\r\n'));
     assert.deepEqual(envelopeOf({ sender: 'env@x.example', recipients: [], bodyOffset: 0 }, fields), {
       ok: true,
-      envelope: { sender: 'env@x.example', recipients: ['to@y.example'] },
+      value: { sender: 'env@x.example', recipients: ['to@y.example'] },
     });
     assert.deepEqual(envelopeOf({ sender: '', recipients: ['r@y.example'], bodyOffset: 0 }, fields), {
       ok: true,
-      envelope: { sender: '', recipients: ['r@y.example'] },
+      value: { sender: '', recipients: ['r@y.example'] },
     });
     const bad = (text: string) => envelopeOf(NO_ENVELOPE, splitHeaderFields(Buffer.from(text)));
     assert.match((bad('To: a@y.example\r\n') as { reason: string }).reason, /no sender/);
@@ -121,7 +121,7 @@ describe('Pickup headers', () => {
     assert.match((bad('From: a@x.example\r\nTo: b@y.example, helpdesk\r\n') as { reason: string }).reason, /not an e-mail address in To: "helpdesk"/);
     assert.match((bad('From: a@x.example\r\nCc: "a\tb"@y.example\r\n') as { reason: string }).reason, /in Cc: "\\"a\\tb\\"@y.example"/);
     // A quoted local part is an address (RFC 5321 4.1.2), spaces and all.
-    assert.deepEqual(bad('From: a@x.example\r\nCc: "a b"@y.example\r\n'), { ok: true, envelope: { sender: 'a@x.example', recipients: ['"a b"@y.example'] } });
+    assert.deepEqual(bad('From: a@x.example\r\nCc: "a b"@y.example\r\n'), { ok: true, value: { sender: 'a@x.example', recipients: ['"a b"@y.example'] } });
   });
 
   it('drops Bcc: (folded too) and adds Message-ID:/Date: only when missing', () => {

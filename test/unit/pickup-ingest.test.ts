@@ -25,7 +25,7 @@ describe('ingest', () => {
     await fs.rm(spool.queuePath(`${outcome.id}.eml`));
     const head = parseEnvelopeHead(file, true);
     assert.ok(head !== 'need-more' && head.ok);
-    const message = file.subarray(head.head.bodyOffset).toString().replace(/^Received: [^\r]*\r\n\t[^\r]*\r\n/, '');
+    const message = file.subarray(head.value.bodyOffset).toString().replace(/^Received: [^\r]*\r\n\t[^\r]*\r\n/, '');
     return { outcome, message };
   }
 
