@@ -352,12 +352,6 @@ export function parseServiceAccount(secret: Secret): Result<ServiceAccountKey> {
   return ok({ clientEmail: data.client_email, privateKey: data.private_key, tokenUri });
 }
 
-// TODO(result): callers in delivery/transport (transport/oauth2-token.ts) take parseServiceAccount's Result.
-export function readServiceAccount(secret: Secret): ServiceAccountKey | string {
-  const key = parseServiceAccount(secret);
-  return key.ok ? key.value : key.reason;
-}
-
 /** "host:port", IPv6 in brackets: how a host is named in logs, .bdr files and NDRs. */
 export function hostLabel(host: HostPort): string {
   return host.host.includes(':') ? `[${host.host}]:${host.port}` : `${host.host}:${host.port}`;

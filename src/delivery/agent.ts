@@ -219,10 +219,10 @@ export class DeliveryAgent {
 
   /** The queued message, or the outcome when there is none to deliver (gone, or unreadable: to Badmail). */
   async #read(name: string): Promise<QueuedMessage | AttemptOutcome> {
-    const read = await this.#spool.readQueued(name);
-    if (read.ok) return read.message;
-    if ('missing' in read) return { kind: 'gone' };
-    return this.#quarantineUnreadable(name, read.reason);
+    const read = await this.#spool.readQueuedMessage(name);
+    if (read.ok) return read.value;
+    if (read.reason.missing) return { kind: 'gone' };
+    return this.#quarantineUnreadable(name, read.reason.text);
   }
 
   async #applyResult(

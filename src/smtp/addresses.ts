@@ -2,9 +2,6 @@
 // comparable form, and the old tricks that make a local-looking address route somewhere else.
 import { canonicalDomain } from '../config/domain.js';
 
-// Re-exported for the modules that compare recipients' domains (transport/route-table.ts).
-export { canonicalDomain };
-
 export interface SplitAddress {
   localPart: string;
   /** The domain as written (smtp-server gives U-labels); '' when the address has none ("postmaster"). */

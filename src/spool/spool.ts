@@ -36,12 +36,6 @@ export type { QueuedMessage } from './queued-message.js';
 /** Why a queued message cannot be read: its file is gone, or it is not a message (`text` says why). */
 export type QueuedUnreadable = { missing: true } | { missing: false; text: string };
 
-/** readQueued's old shape, kept for delivery/agent.ts (see readQueued). */
-export type ReadQueuedResult =
-  | { ok: true; message: QueuedMessage }
-  | { ok: false; reason: string }
-  | { ok: false; missing: true };
-
 export interface QueueListing {
   messages: string[];
   /** .rtr files whose message is gone (delivered elsewhere, or moved out by an operator). */
@@ -186,13 +180,6 @@ export class Spool {
       ino: result.ino ?? 0,
       peek: result.peek ? { bytes: result.peek, complete: result.peekComplete ?? false } : undefined,
     });
-  }
-
-  // TODO(result): callers in delivery/transport (delivery/agent.ts) take readQueuedMessage's Result.
-  async readQueued(name: string): Promise<ReadQueuedResult> {
-    const read = await this.readQueuedMessage(name);
-    if (read.ok) return { ok: true, message: read.value };
-    return read.reason.missing ? { ok: false, missing: true } : { ok: false, reason: read.reason.text };
   }
 
   openBody(message: QueuedMessage): Readable {

@@ -7,7 +7,7 @@
 // and a failing endpoint is asked again only after a growing pause, not once per connection attempt.
 import crypto from 'node:crypto';
 import type { OAuth2Auth } from '../config/smart-hosts.js';
-import { readServiceAccount } from '../config/smart-hosts.js';
+import { parseServiceAccount } from '../config/smart-hosts.js';
 import { signJwt, x5tThumbprint } from './jwt.js';
 
 /** Fetch a new token this long before the current one expires (at most a tenth of its lifetime). */
@@ -144,8 +144,9 @@ export class OAuth2TokenProvider {
 /** The form body of the token request for this account; assertions are signed afresh for each request. */
 function grantBody(auth: OAuth2Auth, now: () => number): () => URLSearchParams {
   if (auth.provider === 'google') {
-    const key = readServiceAccount(auth.serviceAccount!);
-    if (typeof key === 'string') throw new TokenError(`${auth.serviceAccount!.key}File ${key}`);
+    const parsed = parseServiceAccount(auth.serviceAccount!);
+    if (!parsed.ok) throw new TokenError(`${auth.serviceAccount!.key}File ${parsed.reason}`);
+    const key = parsed.value;
     return () => {
       const iat = Math.floor(now() / 1000);
       const assertion = signJwt(

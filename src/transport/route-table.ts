@@ -1,7 +1,7 @@
 // Which hosts take mail for a recipient's domain: the most specific route ("corp.example", then
 // "*.corp.example", "*.example", ...), else the default route (smartHost).
 import type { Route, SmartHostSpec } from '../config/smart-hosts.js';
-import { canonicalDomain } from '../smtp/addresses.js';
+import { canonicalDomain } from '../config/domain.js';
 
 export class RouteTable {
   readonly #default: SmartHostSpec[];

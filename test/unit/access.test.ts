@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseCidr, type Cidr } from '../../src/config/cidr.js';
 import { Access } from '../../src/smtp/access.js';
-import { canonicalDomain, hasRoutingLocalPart, splitAddress, withAsciiDomain } from '../../src/smtp/addresses.js';
+import { canonicalDomain } from '../../src/config/domain.js';
+import { hasRoutingLocalPart, splitAddress, withAsciiDomain } from '../../src/smtp/addresses.js';
 
 const cidrs = (...texts: string[]) => texts.map((t) => (parseCidr(t) as { value: Cidr }).value);
 

@@ -74,8 +74,7 @@ describe('module arrows', () => {
     assert.deepEqual(crossing(lines, 'smtp', ['pickup', 'delivery', 'transport', 'relay', 'cli']), []);
     assert.deepEqual(crossing(lines, 'pickup', ['smtp', 'delivery', 'transport', 'relay', 'cli']), []);
     assert.deepEqual(crossing(lines, 'delivery', ['smtp', 'pickup', 'relay', 'cli']), []);
-    // Not yet 'smtp': transport/route-table.ts takes canonicalDomain from smtp/addresses.ts (config/domain.ts has it).
-    assert.deepEqual(crossing(lines, 'transport', ['delivery', 'pickup', 'relay', 'cli']), []);
+    assert.deepEqual(crossing(lines, 'transport', ['smtp', 'delivery', 'pickup', 'relay', 'cli']), []);
     assert.deepEqual(crossing(lines, 'relay', ['cli']), []);
   });
 });
