@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,7 +30,17 @@ const runnerArgs = dashes === -1 ? args : args.slice(0, dashes);
 const chosen = dashes === -1 ? [] : args.slice(dashes + 1).map((file) => path.resolve(file));
 const files = chosen.length > 0 ? chosen : testFiles(root);
 
-const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...runnerArgs, ...files], {
+/**
+ * Test files run in parallel, each in its own process. Most of them wait (for a relay process, a retry, a reply)
+ * rather than compute, so several per core keep the machine busy; no test uses a fixed port or shared state
+ * (every server listens on port 0, every mailroot is a temporary folder of its own). `--test-concurrency=N`
+ * given to this script overrides it.
+ */
+const concurrency = Math.max(2, os.availableParallelism() * 3);
+const hasConcurrency = runnerArgs.some((arg) => arg.startsWith('--test-concurrency'));
+const defaults = hasConcurrency ? [] : [`--test-concurrency=${concurrency}`];
+
+const child = spawn(process.execPath, ['--test', ...defaults, '--test-reporter=spec', ...runnerArgs, ...files], {
   stdio: 'inherit',
 });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
