@@ -32,11 +32,12 @@ const files = chosen.length > 0 ? chosen : testFiles(root);
 
 /**
  * Test files run in parallel, each in its own process. Most of them wait (for a relay process, a retry, a reply)
- * rather than compute, so several per core keep the machine busy; no test uses a fixed port or shared state
+ * rather than compute, so two per core keep the machine busy (three per core timed out a test under a load
+ * average of 17 from other work); no test uses a fixed port or shared state
  * (every server listens on port 0, every mailroot is a temporary folder of its own). `--test-concurrency=N`
  * given to this script overrides it.
  */
-const concurrency = Math.max(2, os.availableParallelism() * 3);
+const concurrency = Math.max(2, os.availableParallelism() * 2);
 const hasConcurrency = runnerArgs.some((arg) => arg.startsWith('--test-concurrency'));
 const defaults = hasConcurrency ? [] : [`--test-concurrency=${concurrency}`];
 
