@@ -15,7 +15,7 @@ import { runPickup } from './bench/pickup.js';
 import { runStartup } from './bench/startup.js';
 import { runThroughput } from './bench/throughput.js';
 import type { BenchContext, BenchOptions, ScenarioResult, Target } from './bench/types.js';
-import { freePort, nowMs } from './bench/util.js';
+import { unusedPort, nowMs } from './bench/util.js';
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -229,7 +229,7 @@ async function main(): Promise<number> {
     } else {
       ctx.progress('starting the Postfix peer (scripts/postfix-peer.sh)');
       try {
-        ctx.peer = await PostfixPeer.start(await freePort());
+        ctx.peer = await PostfixPeer.start(await unusedPort());
       } catch (err) {
         peerNote = `--peer ${options.peer} skipped: ${(err as Error).message}`;
         ctx.progress(peerNote);

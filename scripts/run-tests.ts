@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,7 +30,19 @@ const runnerArgs = dashes === -1 ? args : args.slice(0, dashes);
 const chosen = dashes === -1 ? [] : args.slice(dashes + 1).map((file) => path.resolve(file));
 const files = chosen.length > 0 ? chosen : testFiles(root);
 
-const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...runnerArgs, ...files], {
+/**
+ * Test files run in parallel, each in its own process. Most of them wait (for a relay process, a retry, a reply)
+ * rather than compute, so two per core keep the machine busy (three per core timed out a test under a load
+ * average of 17 from other work); no test uses a fixed port or shared state
+ * (every server listens on port 0, every mailroot is a temporary folder of its own). `--test-concurrency=N`
+ * given to this script overrides it.
+ */
+// Under Windows' node.exe on Wine every process is CPU-heavy, so there one per core (2 here, as before).
+const concurrency = Math.max(2, os.availableParallelism() * (process.platform === 'win32' ? 1 : 2));
+const hasConcurrency = runnerArgs.some((arg) => arg.startsWith('--test-concurrency'));
+const defaults = hasConcurrency ? [] : [`--test-concurrency=${concurrency}`];
+
+const child = spawn(process.execPath, ['--test', ...defaults, '--test-reporter=spec', ...runnerArgs, ...files], {
   stdio: 'inherit',
 });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -8,7 +8,7 @@ import { RSS_LIMIT_MB, removeDir, rssTarget, scenarioDir } from './common.js';
 import { mtasOf, startMta, type MtaName } from './mta.js';
 import { Sink } from './sink-control.js';
 import { peerTarget, target, type BenchContext, type Figure, type ScenarioResult } from './types.js';
-import { freePort, makeMessage, mb, nowMs, round, sleep } from './util.js';
+import { unusedPort, makeMessage, mb, nowMs, round, sleep } from './util.js';
 
 const START_LIMIT_S = 0.5;
 const DRAIN_RATE_TARGET = 1300;
@@ -39,7 +39,7 @@ async function measure(ctx: BenchContext, name: MtaName, dir: string): Promise<B
   const firstWaitMs = ctx.options.smoke ? FIRST_WAIT_MS.smoke : FIRST_WAIT_MS.normal;
   const sink = Sink.create();
   try {
-    const upstreamPort = await freePort();
+    const upstreamPort = await unusedPort();
     const mta = await startMta(ctx, name, mailroot, `127.0.0.1:${upstreamPort}`);
     try {
       ctx.progress(`scenario 4 ${name}: queueing ${backlog} messages with the upstream down`);

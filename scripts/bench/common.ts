@@ -1,7 +1,7 @@
 // Pieces several scenarios use: a fresh mailroot folder, the relay with the bench's settings, the RSS target.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { RelayProcess } from './relay-process.js';
+import { BenchRelay } from './relay-process.js';
 import { target, type BenchContext, type Target } from './types.js';
 import { mb } from './util.js';
 
@@ -18,9 +18,9 @@ export async function removeDir(ctx: BenchContext, dir: string): Promise<void> {
   if (!ctx.options.keep) await fs.rm(dir, { recursive: true, force: true });
 }
 
-export function spawnRelay(ctx: BenchContext, mailroot: string, smartHost: string): Promise<RelayProcess> {
+export function spawnRelay(ctx: BenchContext, mailroot: string, smartHost: string): Promise<BenchRelay> {
   const { relayLogLevel, relayArgs, relayNodeArgs, relayEnv } = ctx.options;
-  return RelayProcess.spawn({ mailroot, smartHost, logLevel: relayLogLevel, args: relayArgs, nodeArgs: relayNodeArgs, env: relayEnv });
+  return BenchRelay.launch({ mailroot, smartHost, logLevel: relayLogLevel, args: relayArgs, nodeArgs: relayNodeArgs, env: relayEnv });
 }
 
 export function rssTarget(label: string, peakKb: number | undefined, limitMb: number): Target {

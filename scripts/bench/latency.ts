@@ -9,7 +9,7 @@ import { RSS_LIMIT_MB, removeDir, rssTarget, scenarioDir } from './common.js';
 import { mtasOf, startMta, type MtaName } from './mta.js';
 import { Sink } from './sink-control.js';
 import { peerTarget, target, type BenchContext, type Figure, type ScenarioResult, type Target } from './types.js';
-import { freePort, makeMessage, mb, nowMs, percentile, round } from './util.js';
+import { unusedPort, makeMessage, mb, nowMs, percentile, round } from './util.js';
 import { startSilentServer } from '../../test/helpers/upstream.js';
 
 type Upstream = 'up' | 'down' | 'hanging';
@@ -27,7 +27,7 @@ async function upstreamFor(state: Upstream): Promise<{ smartHost: string; close:
     await sink.listen(0);
     return { smartHost: `127.0.0.1:${sink.port}`, close: () => sink.kill() };
   }
-  if (state === 'down') return { smartHost: `127.0.0.1:${await freePort()}`, close: async () => undefined };
+  if (state === 'down') return { smartHost: `127.0.0.1:${await unusedPort()}`, close: async () => undefined };
   const silent = await startSilentServer();
   return { smartHost: `127.0.0.1:${silent.port}`, close: silent.close };
 }

@@ -2,7 +2,7 @@
 // bench run, pointed at this run's upstream). Both are watched for their process tree's peak PSS.
 import { spawnRelay } from './common.js';
 import { PeakPss, treeCpuSeconds } from './memory.js';
-import type { RelayProcess } from './relay-process.js';
+import type { BenchRelay } from './relay-process.js';
 import type { BenchContext } from './types.js';
 
 export type MtaName = 'mailroot' | 'postfix';
@@ -11,7 +11,7 @@ export interface MtaRun {
   name: MtaName;
   port: number;
   /** The relay process when this is mailroot (its CPU and RSS figures). */
-  relay?: RelayProcess;
+  relay?: BenchRelay;
   /** The upstream came back: mailroot's probe finds out by itself; Postfix is told to flush its queue. */
   upstreamBack(): Promise<void>;
   /** CPU seconds the MTA's process tree has used so far. */

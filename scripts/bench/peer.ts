@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { onCleanup } from './cleanup.js';
-import { freePort, sleep } from './util.js';
+import { unusedPort, sleep } from './util.js';
 
 const run = promisify(execFile);
 const SCRIPT = fileURLToPath(new URL('../../../scripts/postfix-peer.sh', import.meta.url));
@@ -44,7 +44,7 @@ export class PostfixPeer {
 
   /** Installs (if missing), configures and starts Postfix on a free loopback port, relaying to `sinkPort`. */
   static async start(sinkPort: number): Promise<PostfixPeer> {
-    const port = await freePort();
+    const port = await unusedPort();
     await PostfixPeer.#script(['start', String(port), String(sinkPort)]);
     return new PostfixPeer(port);
   }

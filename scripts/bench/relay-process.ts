@@ -1,13 +1,9 @@
-// The relay under test, as a real child process (`mailroot serve`), so its memory and CPU are its own.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The relay under test, as a real child process (`mailroot serve`, started by the tests' RelayProcess), so its
+// memory and CPU are its own; this adds what the bench measures of it and its log file.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { RelayProcess } from '../../test/helpers/relay-process.js';
 import { onCleanup } from './cleanup.js';
-import { freePort, nowMs, sleep } from './util.js';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 /**
  * Node flags the relay runs with, as `npm start` and the README's service command run it: a 4 MB young
@@ -23,7 +19,7 @@ export interface RelayOptions {
   logLevel?: string;
   /** Extra node flags, e.g. ['--cpu-prof']. */
   nodeArgs?: string[];
-  env?: NodeJS.ProcessEnv;
+  env?: Record<string, string>;
 }
 
 export interface MemorySample {
@@ -56,58 +52,37 @@ export function cpuSecondsOf(pid: number): number | undefined {
   }
 }
 
-export class RelayProcess {
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly mailroot: string;
+/** The relay with a log file beside its mailroot and its peak memory and CPU sampled; ended by the bench's cleanup. */
+export class BenchRelay extends RelayProcess {
   readonly logFile: string;
-  readonly spawnedAt: number;
   #peakRssKb = 0;
-  #sampler: NodeJS.Timeout;
+  #sampler: NodeJS.Timeout | undefined;
   #lastHwmKb: number | undefined;
   #lastCpu: number | undefined;
-  readonly #untrack: () => void;
+  #untrack: () => void = () => undefined;
 
-  private constructor(child: ChildProcess, port: number, mailroot: string, logFile: string, spawnedAt: number) {
-    this.child = child;
-    this.port = port;
-    this.mailroot = mailroot;
+  private constructor(options: RelayOptions, logFile: string) {
+    super({
+      mailroot: options.mailroot,
+      smartHost: options.smartHost,
+      args: ['--log-level', options.logLevel ?? 'info', ...(options.args ?? [])],
+      nodeArgs: [...RELAY_NODE_ARGS, ...(options.nodeArgs ?? [])],
+      env: options.env,
+      logFile,
+      hostname: 'relay.bench',
+    });
     this.logFile = logFile;
-    this.spawnedAt = spawnedAt;
-    this.#sampler = setInterval(() => this.sample(), 100);
-    this.#sampler.unref();
-    this.#untrack = onCleanup(() => this.stop(1_000));
   }
 
   /** Spawns the relay on a free loopback port; does not wait for it to listen (see waitForGreeting). */
-  static async spawn(options: RelayOptions): Promise<RelayProcess> {
-    const port = await freePort();
+  static async launch(options: RelayOptions): Promise<BenchRelay> {
     const logFile = path.join(path.dirname(options.mailroot), `${path.basename(options.mailroot)}.relay.log`);
-    const log = fs.openSync(logFile, 'a');
-    const args = [
-      ...RELAY_NODE_ARGS,
-      ...(options.nodeArgs ?? []),
-      MAIN,
-      'serve',
-      '--mailroot', options.mailroot,
-      '--listen', `127.0.0.1:${port}`,
-      '--smart-host', options.smartHost,
-      '--hostname', 'relay.bench',
-      '--log-level', options.logLevel ?? 'info',
-      ...(options.args ?? []),
-    ];
-    const spawnedAt = nowMs();
-    const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], env: { ...process.env, ...options.env } });
-    fs.closeSync(log);
-    return new RelayProcess(child, port, options.mailroot, logFile, spawnedAt);
-  }
-
-  get pid(): number {
-    return this.child.pid ?? 0;
-  }
-
-  get exited(): boolean {
-    return this.child.exitCode !== null || this.child.signalCode !== null;
+    const relay = new BenchRelay(options, logFile);
+    await relay.spawn();
+    relay.#sampler = setInterval(() => relay.sample(), 100);
+    relay.#sampler.unref();
+    relay.#untrack = onCleanup(() => relay.stop(1_000).then(() => undefined));
+    return relay;
   }
 
   /** Reads memory now; keeps the highest RSS seen. */
@@ -129,52 +104,15 @@ export class RelayProcess {
     return this.#lastCpu;
   }
 
-  /** Connects until the relay sends its 220 greeting; returns when that happened (nowMs clock). */
-  async waitForGreeting(timeoutMs = process.platform === 'win32' ? 60_000 : 20_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.exited) throw new Error(`relay exited with ${this.child.exitCode ?? this.child.signalCode}; see ${this.logFile}`);
-      const at = await greeting(this.port).catch(() => undefined);
-      if (at !== undefined) return at;
-      await sleep(5);
-    }
-    throw new Error(`relay did not greet within ${timeoutMs} ms; see ${this.logFile}`);
+  override waitForGreeting(timeoutMs = process.platform === 'win32' ? 60_000 : 20_000): Promise<number> {
+    return super.waitForGreeting(timeoutMs);
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`. Samples memory one last time first. */
-  async stop(graceMs = 5_000): Promise<void> {
+  /** The relay's clean stop, killed after `graceMs`. Samples memory one last time first. */
+  override async stop(graceMs = 5_000): Promise<number | null> {
     this.#untrack();
-    this.sample();
+    if (this.running) this.sample();
     clearInterval(this.#sampler);
-    if (this.exited) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGTERM');
-    await Promise.race([exited, sleep(graceMs)]);
-    if (!this.exited) {
-      this.child.kill('SIGKILL');
-      await exited;
-    }
+    return super.stop(graceMs);
   }
-}
-
-function greeting(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error('no greeting'));
-    }, 2_000);
-    socket.once('data', (chunk: Buffer) => {
-      clearTimeout(timer);
-      const at = nowMs();
-      socket.end('QUIT\r\n');
-      socket.destroy();
-      if (chunk.toString('latin1').startsWith('220')) resolve(at);
-      else reject(new Error('not a 220 greeting'));
-    });
-    socket.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { newMessageId } from '../../src/spool/ids.js';
 import { openSession } from './client.js';
 import { RSS_LIMIT_MB, removeDir, rssTarget, spawnRelay, scenarioDir } from './common.js';
-import type { RelayProcess } from './relay-process.js';
+import type { BenchRelay } from './relay-process.js';
 import { Sink } from './sink-control.js';
 import { target, type BenchContext, type ScenarioResult } from './types.js';
 import { makeMessage, mb, nowMs, round, sleep } from './util.js';
@@ -24,11 +24,11 @@ function fillQueue(queue: string, count: number, size: number): void {
 }
 
 /** Connects as soon as the relay listens and sends one message; returns when its 250 came (nowMs clock). */
-async function firstAccept(relay: RelayProcess, ctx: BenchContext, timeoutMs: number): Promise<number> {
+async function firstAccept(relay: BenchRelay, ctx: BenchContext, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   const message = makeMessage(ctx.options.size, 's5-first');
   for (;;) {
-    if (relay.exited) throw new Error(`relay exited; see ${relay.logFile}`);
+    if (!relay.running) throw new Error(`relay exited; see ${relay.logFile}`);
     const session = await openSession('raw', relay.port, 5_000).catch(() => undefined);
     if (session) {
       const timing = await session.send('bench@example.com', ['first@example.net'], message);

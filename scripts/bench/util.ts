@@ -1,11 +1,7 @@
 // Small helpers shared by the benchmark scenarios: clocks, percentiles, ports, bounded waiting.
-import net from 'node:net';
-import { performance } from 'node:perf_hooks';
 
-/** Milliseconds since the epoch with sub-millisecond resolution; comparable across processes on one machine. */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
+export { nowMs } from '../../test/helpers/relay-process.js';
+export { unusedPort } from '../../test/helpers/ports.js';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -23,19 +19,6 @@ export function round(value: number | undefined | null, digits = 1): number | nu
   if (value === undefined || value === null || !Number.isFinite(value)) return null;
   const f = 10 ** digits;
   return Math.round(value * f) / f;
-}
-
-/** A loopback port that was free a moment ago (nothing listens on it once this returns). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Polls `check` every `intervalMs` until it is true or `timeoutMs` passes; returns whether it became true. */

@@ -98,13 +98,20 @@ export class EventLogWriter {
     const [program, ...leading] = this.#command;
     const args = [...leading, '/L', 'APPLICATION', '/T', entry.type, '/SO', this.source, '/ID', String(entry.id), '/D', eventText(entry.message)];
     return new Promise((resolve, reject) => {
-      const child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'], windowsHide: true, timeout: this.#timeoutMs });
+      const child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'], windowsHide: true });
+      // Not spawn's `timeout` option: Node clears that timer only on 'exit', which a program that cannot start
+      // never emits, so a missing eventcreate held the process open for the whole timeout.
+      const timer = setTimeout(() => child.kill(), this.#timeoutMs);
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => {
         stderr = (stderr + chunk.toString()).slice(-2000);
       });
-      child.on('error', reject);
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
       child.on('close', (code, signal) => {
+        clearTimeout(timer);
         if (code === 0) resolve();
         else reject(new Error(`${path.basename(program)} exited with ${code ?? signal}: ${stderr.trim() || '(no output)'}`));
       });

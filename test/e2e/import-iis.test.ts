@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { FIXTURES, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const IIS = path.join(FIXTURES, 'iis');
 
 async function importFixture(name: string, extra: string[] = []) {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-import-'));
+  const dir = await tempDir('mailroot-import-');
   const out = path.join(dir, 'mailroot.json');
   const run = await runCli(['import-iis', path.join(IIS, name), '--out', out, ...extra], { cwd: dir });
   const written = await fs.readFile(out, 'utf8').then((text) => JSON.parse(text) as Record<string, unknown>, () => undefined);

@@ -71,11 +71,12 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
   const sortTempLeftovers: string[] = [];
   const invalidQueueFiles: string[] = [];
   let loadDone = false;
+  let chaosFailed = false; // e.g. a restart that timed out: the clients stop instead of retrying forever
 
   const client = async () => {
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port, ignoreTLS: true, pool: false, connectionTimeout: 2000, greetingTimeout: 2000, socketTimeout: 5000 });
     try {
-      for (let id = pending.shift(); id !== undefined; id = pending.shift()) {
+      for (let id = pending.shift(); id !== undefined && !chaosFailed; id = pending.shift()) {
         try {
           await transport.sendMail({
             envelope: { from: 'ca@example.com', to: ['ops@example.net'] },
@@ -117,7 +118,13 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
   };
 
   const load = Promise.all([...Array.from({ length: options.clients }, client), pickupWriter()]).then(() => (loadDone = true));
-  await Promise.all([load, chaos()]);
+  await Promise.all([
+    load,
+    chaos().catch((err: unknown) => {
+      chaosFailed = true;
+      throw err;
+    }),
+  ]);
 
   // Drain: every acknowledged message must arrive.
   const deadline = Date.now() + options.drainTimeout;

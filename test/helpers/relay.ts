@@ -1,14 +1,14 @@
 // Starts the real relay (the server object, in this process) on a fresh temporary mailroot and a free port.
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config, ConfigKey } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Relay } from '../../src/relay.js';
+import { tempDir } from './temp-dir.js';
 
 export async function tempMailroot(): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-test-'));
+  return tempDir('mailroot-test-');
 }
 
 export interface TestRelayOptions {

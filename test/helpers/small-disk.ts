@@ -24,10 +24,13 @@ export function smallDisk(prefix: string): SmallDisk {
       disk.mountPoint = mountPoint;
     } catch (err) {
       disk.skip = `cannot mount tmpfs here: ${(err as Error).message}`;
+      await fs.rmdir(mountPoint);
     }
   });
-  after(() => {
-    if (disk.mountPoint) execFileSync('umount', ['-l', disk.mountPoint]);
+  after(async () => {
+    if (!disk.mountPoint) return;
+    execFileSync('umount', ['-l', disk.mountPoint]); // lazy: detached at once, so its folder can go too
+    await fs.rmdir(disk.mountPoint);
   });
   return disk;
 }

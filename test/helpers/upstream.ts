@@ -189,12 +189,4 @@ export async function startSilentServer(): Promise<{ port: number; close: () => 
   };
 }
 
-/** A loopback port with nothing listening on it. */
-export async function unusedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { unusedPort } from './ports.js';

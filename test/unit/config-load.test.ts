@@ -6,10 +6,11 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { parseHostPort } from '../../src/config/schema.js';
 import { ok } from '../../src/result.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('config loading', () => {
   it('takes flag over environment over file over default', async () => {
-    const cwd = await fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-config-'));
+    const cwd = await tempDir('mailroot-config-');
     await fs.writeFile(path.join(cwd, 'mailroot.json'), '\uFEFF' + JSON.stringify({ smartHost: 'file:25', concurrency: 3, expire: '1d', retry: ['1m'] }));
     const config = loadConfig({ cwd, env: { MAILROOT_CONCURRENCY: '4', MAILROOT_EXPIRE: '3h' }, flags: { expire: '90m' } });
     assert.deepEqual(config.smartHost.map(({ host, port }) => ({ host, port })), [{ host: 'file', port: 25 }]);

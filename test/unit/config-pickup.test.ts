@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { CONFIG_KEYS, KEY_NAMES, envName, flagName } from '../../src/config/schema.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const load = (flags: Record<string, unknown>, env: Record<string, string> = {}) =>
   loadConfig({ cwd: os.tmpdir(), env, flags: { smartHost: 'h', ...flags } });
@@ -23,7 +24,7 @@ describe('Pickup config keys', () => {
     assert.equal(load({}, { MAILROOT_PICKUP_DOT_STUFFED: 'ON' }).pickupDotStuffed, true);
     assert.equal(load({ pickupSettleTime: '100ms' }).pickupSettleTime, 100);
     assert.equal(load({}, { MAILROOT_PICKUP_SETTLE_TIME: '500ms' }).pickupSettleTime, 500);
-    const cwd = await fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-config-'));
+    const cwd = await tempDir('mailroot-config-');
     await fs.writeFile(path.join(cwd, 'mailroot.json'), JSON.stringify({ smartHost: 'h', pickupDotStuffed: false, pickupSettleTime: '5s' }));
     const fromFile = loadConfig({ cwd, env: {} });
     assert.equal(fromFile.pickupDotStuffed, false);

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError, envName, flagName } from '../../src/config/schema.js';
 import { START_LIMIT_MS } from '../helpers/relay-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const base = { smartHost: 'h' };
@@ -23,7 +24,7 @@ describe('config: probeInterval', () => {
   });
 
   it('takes a duration from a flag, the environment or the file, flag over environment over file', async () => {
-    const cwd = await fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-config-'));
+    const cwd = await tempDir('mailroot-config-');
     assert.equal(loadConfig({ cwd: os.tmpdir(), env: {}, flags: { ...base, probeInterval: '2s' } }).probeInterval, 2_000);
     assert.equal(loadConfig({ cwd: os.tmpdir(), env: { MAILROOT_PROBE_INTERVAL: '500ms' }, flags: base }).probeInterval, 500);
     await fs.writeFile(path.join(cwd, 'mailroot.json'), JSON.stringify({ smartHost: 'h', probeInterval: '1m' }));
@@ -53,13 +54,13 @@ describe('config: probeInterval', () => {
         return true;
       });
     }
-    const cwd = await fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-config-'));
+    const cwd = await tempDir('mailroot-config-');
     await fs.writeFile(path.join(cwd, 'mailroot.json'), JSON.stringify({ smartHost: 'h', probeInterval: 0 }));
     assert.throws(() => loadConfig({ cwd, env: {} }), /probeInterval must be a duration above zero .*mailroot\.json/);
   });
 
   it('is a command-line flag: a bad --probe-interval exits 2 naming the key', async () => {
-    const cwd = await fs.mkdtemp(path.join(os.tmpdir(), 'mailroot-config-'));
+    const cwd = await tempDir('mailroot-config-');
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILROOT_')));
     const run = spawnSync(process.execPath, [MAIN, 'serve', '--smart-host', 'h:25', '--probe-interval', 'never'], { cwd, env, encoding: 'utf8', timeout: START_LIMIT_MS });
     assert.equal(run.status, 2, run.stderr);
