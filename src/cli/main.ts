@@ -191,7 +191,10 @@ function subcommandsFor(args: string[]): string[] {
 }
 
 async function main(): Promise<void> {
-  const args = hideBin(process.argv);
+  const given = hideBin(process.argv);
+  // `serve` is also the default command, and run as the default: yargs lays out the whole help text (about 0.15 s
+  // of CPU with every config key as a flag) when a command is named, in case the handler asks for it.
+  const args = given[0] === 'serve' && !given.some((arg) => arg === '--help' || arg === '-h') ? given.slice(1) : given;
   const registrations = await Promise.all(subcommandsFor(args).map((name) => SUBCOMMANDS[name]!()));
   let cli: Argv = yargs(args)
     .scriptName('mailroot')
