@@ -12,6 +12,7 @@ import { eventually, filesIn } from '../helpers/relay.js';
 import { SecureUpstream } from '../helpers/secure-upstream.js';
 import { makeTestCa, type TestCa } from '../helpers/test-ca.js';
 import { TokenEndpoint } from '../helpers/token-endpoint.js';
+import { FETCH_TO_LOOPBACK_UNDER_WINE } from '../helpers/wine.js';
 
 const SECRET = 'pa55-word-never-logged';
 
@@ -76,7 +77,7 @@ describe('outbound TLS and AUTH', () => {
   });
 
   for (const refusal of ['microsoft', 'google'] as const) {
-    it(`XOAUTH2 (${refusal} refusal style): one token for many connections, a new one after the host rejects it`, async (t) => {
+    it(`XOAUTH2 (${refusal} refusal style): one token for many connections, a new one after the host rejects it`, { skip: FETCH_TO_LOOPBACK_UNDER_WINE }, async (t) => {
       if (typeof ca === 'string') return t.skip(ca);
       const endpoint = await new TokenEndpoint({ clientId: 'app-1', clientSecret: SECRET, lifetime: 3600 }).start();
       const upstream = await new SecureUpstream({
@@ -113,7 +114,7 @@ describe('outbound TLS and AUTH', () => {
     });
   }
 
-  it('keeps mail queued and logs an error when the token endpoint refuses the app (no secret in log or .rtr)', async (t) => {
+  it('keeps mail queued and logs an error when the token endpoint refuses the app (no secret in log or .rtr)', { skip: FETCH_TO_LOOPBACK_UNDER_WINE }, async (t) => {
     if (typeof ca === 'string') return t.skip(ca);
     const endpoint = await new TokenEndpoint({ clientId: 'app-1', clientSecret: 'the-right-one' }).start();
     const upstream = await new SecureUpstream({ ...ca.server, token: () => true }).start();

@@ -8,6 +8,7 @@ import winston from 'winston';
 import type { ConfigKey } from '../../src/config/schema.js';
 import { Relay } from '../../src/relay.js';
 import { filesIn, tempMailroot, testRelayConfig } from './relay.js';
+import { PFX_PASSPHRASE, SELF_SIGNED_FILES, opensslRuns, premadeCertificates, writeTestCertificate } from './test-certificates.js';
 
 export interface LogLine {
   level: string;
@@ -68,28 +69,18 @@ export interface TestCertificate {
 
 /** A self-signed certificate for relay.test and 127.0.0.1, or a reason to skip when openssl is missing. */
 export async function makeTestCertificate(): Promise<TestCertificate | string> {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-  } catch {
-    return 'openssl is not installed; the TLS tests need it to make a test certificate';
-  }
   const dir = await tempMailroot();
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  const pfx = path.join(dir, 'cert.pfx');
-  const legacy = path.join(dir, 'legacy.pfx');
-  const passphrase = 'pfx-pass-1';
-  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  run([
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
-    '-subj', '/CN=relay.test', '-addext', 'subjectAltName=DNS:relay.test,IP:127.0.0.1',
-  ]);
-  run(['pkcs12', '-export', '-inkey', key, '-in', cert, '-out', pfx, '-passout', `pass:${passphrase}`]);
-  let legacyPfx: string | undefined = legacy;
-  try {
-    run(['pkcs12', '-export', '-legacy', '-inkey', key, '-in', cert, '-out', legacy, '-passout', `pass:${passphrase}`]);
-  } catch {
-    legacyPfx = undefined; // an OpenSSL without the legacy provider
+  const files = SELF_SIGNED_FILES;
+  if (opensslRuns()) {
+    writeTestCertificate(dir);
+  } else {
+    const premade = premadeCertificates('self-signed', files);
+    if (!premade) return 'openssl is not installed; the TLS tests need it to make a test certificate';
+    for (const name of [...files, 'legacy.pfx']) {
+      await fs.copyFile(path.join(premade, name), path.join(dir, name)).catch(() => undefined);
+    }
   }
-  return { dir, cert, key, pfx, legacyPfx, passphrase };
+  const legacy = path.join(dir, 'legacy.pfx');
+  const legacyPfx = await fs.access(legacy).then(() => legacy, () => undefined);
+  return { dir, cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem'), pfx: path.join(dir, 'cert.pfx'), legacyPfx, passphrase: PFX_PASSPHRASE };
 }

@@ -12,6 +12,7 @@ import { OAuth2TokenProvider } from '../../src/transport/oauth2-token.js';
 import { tempMailroot } from '../helpers/relay.js';
 import { makeTestCa, type TestCa } from '../helpers/test-ca.js';
 import { TokenEndpoint } from '../helpers/token-endpoint.js';
+import { FETCH_TO_LOOPBACK_UNDER_WINE } from '../helpers/wine.js';
 
 function microsoftAuth(tokenUrl: string, secret: string): OAuth2Auth {
   return {
@@ -38,7 +39,7 @@ describe('OAuth2 token provider', () => {
   });
   after(() => endpoint.stop());
 
-  it('asks once for many callers, sends the client-credentials form, and keeps the token until shortly before it expires', { skip: process.platform === 'win32' && 'fetch() fails against a loopback HTTP server under Wine\'s node.exe ("fetch failed"); not a Windows limitation we know of, but the Wine run cannot check it' }, async () => {
+  it('asks once for many callers, sends the client-credentials form, and keeps the token until shortly before it expires', { skip: FETCH_TO_LOOPBACK_UNDER_WINE }, async () => {
     const start = endpoint.requests.length;
     const provider = new OAuth2TokenProvider({ auth: microsoftAuth(endpoint.url, 's3cret-value'), now });
     const tokens = await Promise.all(Array.from({ length: 10 }, () => provider.getToken()));
@@ -66,7 +67,7 @@ describe('OAuth2 token provider', () => {
     assert.equal(provider.requests, 3);
   });
 
-  it('reports a refusing endpoint without the secret, and waits before asking again', { skip: process.platform === 'win32' && 'fetch() fails against a loopback HTTP server under Wine\'s node.exe ("fetch failed"); not a Windows limitation we know of, but the Wine run cannot check it' }, async () => {
+  it('reports a refusing endpoint without the secret, and waits before asking again', { skip: FETCH_TO_LOOPBACK_UNDER_WINE }, async () => {
     const start = endpoint.requests.length;
     const provider = new OAuth2TokenProvider({ auth: microsoftAuth(endpoint.url, 'wrong-secret-value'), now });
     await assert.rejects(provider.getToken(), (err: Error) => {
@@ -81,7 +82,7 @@ describe('OAuth2 token provider', () => {
     assert.equal(endpoint.requests.length - start, 2, 'asked again after the pause');
   });
 
-  it('keeps using a token that has not expired while the endpoint fails', { skip: process.platform === 'win32' && 'fetch() fails against a loopback HTTP server under Wine\'s node.exe ("fetch failed"); not a Windows limitation we know of, but the Wine run cannot check it' }, async () => {
+  it('keeps using a token that has not expired while the endpoint fails', { skip: FETCH_TO_LOOPBACK_UNDER_WINE }, async () => {
     const provider = new OAuth2TokenProvider({ auth: microsoftAuth(endpoint.url, 's3cret-value'), now });
     const token = await provider.getToken();
     clock += 57 * 60_000;
@@ -101,7 +102,7 @@ describe('OAuth2 token provider', () => {
   });
 });
 
-describe('OAuth2 assertion grants', { skip: process.platform === 'win32' && 'fetch() fails against a loopback HTTP server under Wine\'s node.exe ("fetch failed"); not a Windows limitation we know of, but the Wine run cannot check it' }, () => {
+describe('OAuth2 assertion grants', { skip: FETCH_TO_LOOPBACK_UNDER_WINE }, () => {
   let ca: TestCa | string;
   before(async () => {
     ca = await makeTestCa();

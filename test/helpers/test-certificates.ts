@@ -1,0 +1,70 @@
+// Test certificates made at run time with openssl (never committed): a CA with the certificates it signs, and a
+// self-signed one with its PFX forms. Windows' node.exe under Wine cannot run the Linux openssl, so
+// `npm run test:windows` writes both sets before the suite and names the folder in MAILROOT_TEST_CERTS.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export const PFX_PASSPHRASE = 'pfx-pass-1';
+export const CA_FILES = ['ca.pem', 'ca.key', 'smtp.pem', 'smtp.key', 'other.pem', 'other.key', 'app.pem', 'app.key'];
+export const SELF_SIGNED_FILES = ['cert.pem', 'key.pem', 'cert.pfx'];
+
+/** Writes the CA (ca.*), a certificate for 127.0.0.1 and smtp.test (smtp.*), one for other.test only (other.*) and a self-signed app certificate (app.*) into `dir`. */
+export function writeTestCa(dir: string): void {
+  const file = (name: string) => path.join(dir, name);
+  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore', cwd: dir });
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=mailroot test CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  const issue = (name: string, san: string) => {
+    run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', `/CN=${name}`]);
+    const ext = file(`${name}.ext`);
+    writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
+    run(['x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file(`${name}.pem`), '-days', '2', '-extfile', ext]);
+  };
+  issue('smtp', 'IP:127.0.0.1,DNS:smtp.test');
+  issue('other', 'DNS:other.test');
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('app.key'), '-out', file('app.pem'), '-days', '2', '-subj', '/CN=mailroot app']);
+}
+
+export function opensslRuns(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A folder of certificates made before the run (see writeTestCa), when openssl cannot run here. */
+export function premadeCertificates(sub: string, files: string[]): string | undefined {
+  const base = process.env.MAILROOT_TEST_CERTS;
+  if (!base) return undefined;
+  const dir = path.resolve(base, sub);
+  return files.every((name) => existsSync(path.join(dir, name))) ? dir : undefined;
+}
+
+/** Writes the certificate, its key and both PFX forms into `dir` with openssl (see writeTestCa for Windows). */
+export function writeTestCertificate(dir: string): void {
+  const file = (name: string) => path.join(dir, name);
+  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  run([
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('key.pem'), '-out', file('cert.pem'), '-days', '2',
+    '-subj', '/CN=relay.test', '-addext', 'subjectAltName=DNS:relay.test,IP:127.0.0.1',
+  ]);
+  run(['pkcs12', '-export', '-inkey', file('key.pem'), '-in', file('cert.pem'), '-out', file('cert.pfx'), '-passout', `pass:${PFX_PASSPHRASE}`]);
+  try {
+    run(['pkcs12', '-export', '-legacy', '-inkey', file('key.pem'), '-in', file('cert.pem'), '-out', file('legacy.pfx'), '-passout', `pass:${PFX_PASSPHRASE}`]);
+  } catch {
+    // an OpenSSL without the legacy provider: no legacy.pfx
+  }
+}
+
+
+/** Both sets under `base` (ca/ and self-signed/), for a run whose tests cannot start openssl themselves. */
+export function writeAllTestCertificates(base: string): void {
+  for (const [sub, write] of [['ca', writeTestCa], ['self-signed', writeTestCertificate]] as const) {
+    const dir = path.join(base, sub);
+    mkdirSync(dir, { recursive: true });
+    write(dir);
+  }
+}
