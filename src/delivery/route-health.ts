@@ -66,13 +66,13 @@ export class RouteHealth {
    * An attempt found every host of the route failing. Returns true when that is news (it was up). `reply` says
    * when to probe next: an SMTP reply (421) means slowRetry, anything else probeInterval.
    */
-  failed(route: string, reply: string): boolean {
+  failed(route: string, reply: string, busy = SMTP_REPLY.test(reply)): boolean {
     const state = this.#route(route);
     const wasUp = !state.down;
     if (wasUp) state.since = this.#options.clock.now();
     state.down = true;
     state.reply = reply;
-    const wait = SMTP_REPLY.test(reply) ? this.#options.slowRetry : this.#options.probeInterval;
+    const wait = busy ? this.#options.slowRetry : this.#options.probeInterval;
     state.nextProbeAt = this.#options.clock.now() + wait;
     return wasUp;
   }
@@ -149,11 +149,15 @@ export class RouteHealth {
     }
   }
 
-  /** The earliest time a probe is due and could start (a route down, a message held for it, none probing). */
-  nextProbeAt(): number | undefined {
+  /**
+   * The earliest time after `after` a probe is due and could start (a route down, a message held for it, none
+   * probing). A route already due whose held messages are all ready or in flight is not counted: the end of
+   * their attempts wakes the scheduler anyway.
+   */
+  nextProbeAt(after = -Infinity): number | undefined {
     let next: number | undefined;
     for (const state of this.#routes.values()) {
-      if (!state.down || state.probing !== undefined || state.held.size === 0) continue;
+      if (!state.down || state.probing !== undefined || state.held.size === 0 || state.nextProbeAt <= after) continue;
       if (next === undefined || state.nextProbeAt < next) next = state.nextProbeAt;
     }
     return next;

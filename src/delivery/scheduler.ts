@@ -201,12 +201,13 @@ export class Scheduler {
       return;
     }
     const reply = report.reply ?? '';
-    const news = state === 'down' ? this.#routes.failed(route, reply) : this.#routes.untried(route, reply);
+    const news = state === 'down' ? this.#routes.failed(route, reply, report.busy === true || undefined) : this.#routes.untried(route, reply);
     if (news) this.#options.events.hostState({ host, up: false, reply });
   }
 
   #armProbe(): void {
-    const at = this.#routes.nextProbeAt();
+    // #pump has just started every probe that could start: one due now waits for an attempt to end.
+    const at = this.#routes.nextProbeAt(this.#clock.now());
     if (at === undefined || this.#stopped) return;
     if (this.#probeTimer !== undefined && at >= this.#probeTimerAt) return;
     this.#clock.clearTimer(this.#probeTimer);

@@ -68,6 +68,12 @@ export class HostHealth {
     return this.#state(host).condition !== 'up';
   }
 
+  /** A claimed try that told nothing about the host (lost after the final dot): the next caller may try it. */
+  unclaim(host: string): void {
+    const state = this.#state(host);
+    if (state.condition === 'probing') state.condition = 'down';
+  }
+
   succeeded(host: string): void {
     const state = this.#state(host);
     if (state.condition !== 'up') {

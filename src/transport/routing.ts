@@ -151,8 +151,8 @@ export class RoutingTransport implements Transport {
   async #deliverVia(routeHosts: SmartHostSpec[], envelope: Envelope, openBody: () => Readable, probe: boolean): Promise<DeliveryResult> {
     if (!routeHosts.some((spec) => spec.mx)) {
       const route = this.#routeNames.get(routeHosts) ?? DEFAULT_ROUTE;
-      const { untried, ...result } = await this.#deliverToHosts(routeHosts, envelope, openBody, probe);
-      const report = reportOf(route, result, untried === true);
+      const { untried, busy, ...result } = await this.#deliverToHosts(routeHosts, envelope, openBody, probe);
+      const report = reportOf(route, result, untried === true, busy === true);
       return report ? { ...result, routes: [report] } : result;
     }
     const domain = envelope.recipients[0]!.slice(envelope.recipients[0]!.lastIndexOf('@') + 1).toLowerCase();
@@ -164,7 +164,7 @@ export class RoutingTransport implements Transport {
     }
   }
 
-  async #deliverToHosts(routeHosts: SmartHostSpec[], envelope: Envelope, openBody: () => Readable, probe: boolean): Promise<DeliveryResult & { untried?: boolean }> {
+  async #deliverToHosts(routeHosts: SmartHostSpec[], envelope: Envelope, openBody: () => Readable, probe: boolean): Promise<DeliveryResult & { untried?: boolean; busy?: boolean }> {
     const failures: Array<NotSent & { host: string }> = [];
     const direct = routeHosts.some((spec) => spec.mx);
     const hosts: SmartHostSpec[] = [];
@@ -186,11 +186,20 @@ export class RoutingTransport implements Transport {
     const tryHost = async (spec: SmartHostSpec): Promise<DeliveryResult | undefined> => {
       const host = labelOf(spec);
       const sender = this.#senders.get(spec) ?? this.#mxSenders.get(host)!.sender;
-      const result = await sender.deliver(envelope, openBody);
+      let result: DeliveryResult;
+      try {
+        result = await sender.deliver(envelope, openBody);
+      } catch (err) {
+        this.#health.unclaim(host); // a local error (the body could not be read) says nothing about the host
+        throw err;
+      }
       if (result.kind === 'not-sent' && result.scope === 'host') {
         // Lost after the final dot: this host may have the message, so no other host gets it now. The host took
         // the whole transaction, so it is not marked down for that: its next message finds out how it is.
-        if (result.maybeDelivered) return { ...result, host };
+        if (result.maybeDelivered) {
+          this.#health.unclaim(host);
+          return { ...result, host };
+        }
         this.#health.failed(host, result.reply, result.problem);
         failures.push({ ...result, host });
         return undefined;
@@ -232,7 +241,10 @@ export class RoutingTransport implements Transport {
     const problem = failures.find((f) => f.problem)?.problem;
     const host = failures.at(-1)?.host;
     // One domain's exchangers being unreachable says nothing about other mail: this message waits its turn.
-    return { kind: 'not-sent', scope: direct ? 'message' : 'host', permanent: false, reply, ...(problem ? { problem } : {}), ...(host ? { host } : {}) };
+    // Every host answered (421) or refused us for the operator to fix (credentials, certificate): no use asking
+    // again every probeInterval.
+    const busy = failures.length > 0 && failures.every((f) => f.problem !== undefined || /^\d{3}[ -]/.test(f.reply));
+    return { kind: 'not-sent', scope: direct ? 'message' : 'host', permanent: false, reply, busy, ...(problem ? { problem } : {}), ...(host ? { host } : {}) };
   }
 
   /** A failed host's half-open probe without a message: up again once a connection is ready for mail. */
@@ -326,10 +338,10 @@ function byDomain(group: { hosts: SmartHostSpec[]; recipients: string[] }): Arra
 }
 
 /** What an attempt learned about its route; nothing after a connection lost after the final dot. */
-function reportOf(route: string, result: DeliveryResult, untried: boolean): RouteReport | undefined {
+function reportOf(route: string, result: DeliveryResult, untried: boolean, busy: boolean): RouteReport | undefined {
   if (result.kind === 'sent' || result.scope === 'message') return { route, state: 'up' };
   if (result.maybeDelivered) return undefined;
-  return { route, state: untried ? 'untried' : 'down', reply: result.reply };
+  return { route, state: untried ? 'untried' : 'down', reply: result.reply, ...(busy ? { busy } : {}) };
 }
 
 /**
@@ -338,7 +350,10 @@ function reportOf(route: string, result: DeliveryResult, untried: boolean): Rout
  * the message for that route, see Scheduler); `host` names the first host that answered.
  */
 function mergeResults(results: Array<{ recipients: string[]; result: DeliveryResult }>): DeliveryResult {
-  const routes = results.flatMap((r) => r.result.routes ?? []);
+  // A route that may have the message already (lost after the final dot): no other route may hold it, or it
+  // would be that route's probe, and released when it is back, long before its retry time.
+  const mayHaveIt = results.some((r) => r.result.kind === 'not-sent' && r.result.maybeDelivered);
+  const routes = results.flatMap((r) => r.result.routes ?? []).filter((report) => !mayHaveIt || report.state === 'up');
   const hostDown = results.filter((r) => r.result.kind === 'not-sent' && r.result.scope === 'host');
   if (hostDown.length === results.length) {
     const lost = hostDown.find((r) => r.result.kind === 'not-sent' && r.result.maybeDelivered);

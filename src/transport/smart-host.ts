@@ -178,6 +178,8 @@ export class SmartHostTransport implements Transport {
   }
 
   #connect(): Promise<PooledConnection> {
+    // Closed (the relay is stopping): an attempt cut by close() must not fail over to a fresh connection.
+    if (this.#closed) return Promise.reject(Object.assign(new Error('Transport closed: the relay is stopping'), { code: 'ECONNECTION' }));
     const { smartHost, hostname, timeout, log, authenticate, protocolLog } = this.#options;
     const connection = new SMTPConnection({
       ...connectionOptions(smartHost, { hostname, timeout }),

@@ -56,6 +56,8 @@ export interface RouteReport {
   state: 'up' | 'down' | 'untried';
   /** Why it is down (down, untried). */
   reply?: string;
+  /** Down: every host answered with an SMTP reply (421): up and busy, not to be asked every probeInterval. */
+  busy?: boolean;
 }
 
 export interface DeliverOptions {

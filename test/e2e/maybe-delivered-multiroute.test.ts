@@ -1,0 +1,37 @@
+// Guards against a defect found in review (fixed with this test): A message for two routes, lost after the final dot on one (maybeDelivered) while the other
+// route is down, is held for the down route and becomes its probe (force) probeInterval later: the route that
+// may already have it gets it again at once, and again at every probe while the other route stays down.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { sendMail } from '../helpers/client.js';
+import { eventually, relayPort, startRelay } from '../helpers/relay.js';
+import { Upstream } from '../helpers/upstream.js';
+
+describe('a possibly delivered message is not resent before its retry time', () => {
+  it('even when another of its routes is down', async () => {
+    const main = await new Upstream().start();
+    let copies = 0;
+    main.dataScript = () => {
+      copies++;
+      return 'drop'; // cut after the final dot: the upstream may have it
+    };
+    const corp = await new Upstream().start();
+    const corpPort = corp.port;
+    await corp.stop();
+    const relay = await startRelay({
+      smartHost: main.address,
+      settings: { routes: { 'corp.example': `127.0.0.1:${corpPort}` }, retry: ['60s'], probeInterval: '100ms' },
+    });
+    try {
+      const { response } = await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['d@example.net', 'c@corp.example'], subject: 'two routes' });
+      assert.match(response, /^250 /);
+      await eventually(() => copies >= 1, 10_000, 'the first copy');
+      // Its retry time is 60 s away: no second copy may come before then.
+
+      await assert.rejects(eventually(() => copies >= 2, 3_000, "a second copy"), /a second copy/);
+    } finally {
+      await relay.stop(1_000);
+      await main.stop();
+    }
+  });
+});
