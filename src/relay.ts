@@ -17,10 +17,7 @@ import { StatusReporter } from './ops/status-reporter.js';
 import { ProtocolLog } from './ops/protocol-log.js';
 import { Alerts } from './ops/alerts.js';
 
-/**
- * A smart host that answers 421, and local errors, are retried at the first retry interval, at most this long;
- * a message held in memory during an outage is written to its .rtr after the same time.
- */
+/** A route whose hosts answer 421 (or fail for the operator's reason), and local errors, are retried at the first retry interval, at most this long. */
 const SLOW_RETRY_CAP = 60_000;
 
 export class Relay {
