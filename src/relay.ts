@@ -49,6 +49,8 @@ export class Relay {
       routes: config.routes,
       hostname: config.hostname,
       timeout: config.smartHostTimeout,
+      // A host that accepts and never greets would otherwise hold a delivery slot for smartHostTimeout (10 minutes).
+      connectTimeout: Math.min(config.smartHostConnectTimeout, config.smartHostTimeout),
       downTime: config.hostDownTime,
       dnsServers: config.dnsServers.map((server) => (server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`)),
       outboundPort: config.outboundPort,

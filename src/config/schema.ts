@@ -36,6 +36,7 @@ export interface Config {
   maxConnectionsPerDomain: number;
   masqueradeDomain: string | undefined;
   smartHostTimeout: number;
+  smartHostConnectTimeout: number;
   retry: number[];
   probeInterval: number;
   expire: number;
@@ -363,6 +364,13 @@ export const CONFIG_KEYS = {
     description: 'Give up on a silent smart host after this long (connect, each reply, the end of data)',
     defaultText: '"10m"',
     default: () => 600_000,
+    parse: positiveDuration,
+  },
+  smartHostConnectTimeout: {
+    description:
+      'Give up on a smart host (or mail exchanger) that does not connect and greet within this long, and try the next host; at most smartHostTimeout',
+    defaultText: '"30s"',
+    default: () => 30_000,
     parse: positiveDuration,
   },
   retry: {

@@ -8,8 +8,10 @@ export type ConnectionOptions = NonNullable<ConstructorParameters<typeof SMTPCon
 export interface ConnectionBase {
   /** EHLO name. */
   hostname: string;
-  /** For connect, greeting, each reply and the reply to the final dot. */
+  /** For each reply and the reply to the final dot; also connect and greeting unless connectTimeout is set. */
   timeout: number;
+  /** For the TCP connect and the 220 greeting: a host that accepts and never greets is given up on sooner. */
+  connectTimeout?: number | undefined;
 }
 
 export function connectionOptions(spec: SmartHostSpec, base: ConnectionBase): ConnectionOptions {
@@ -17,8 +19,8 @@ export function connectionOptions(spec: SmartHostSpec, base: ConnectionBase): Co
     host: spec.host,
     port: spec.port,
     name: base.hostname,
-    connectionTimeout: base.timeout,
-    greetingTimeout: base.timeout,
+    connectionTimeout: base.connectTimeout ?? base.timeout,
+    greetingTimeout: base.connectTimeout ?? base.timeout,
     socketTimeout: base.timeout,
   };
   switch (spec.tls ?? 'opportunistic') {

@@ -25,6 +25,8 @@ export interface RoutingOptions {
   /** EHLO name. */
   hostname: string;
   timeout: number;
+  /** For the TCP connect and the greeting: a host that hangs there fails over after this, not after `timeout`. */
+  connectTimeout?: number;
   /** How long a failed host is skipped while another host of its route works. */
   downTime: number;
   /** For "mx" entries: DNS servers ("ip:port"; empty for the system's) and the exchangers' port. */
@@ -59,7 +61,7 @@ export class RoutingTransport implements Transport {
   readonly #outboundPort: number;
   /** Senders for mail exchangers, made when first needed; the oldest is closed past MAX_MX_SENDERS. */
   readonly #mxSenders = new Map<string, { spec: SmartHostSpec; sender: SmartHostTransport }>();
-  readonly #sendOptions: { hostname: string; timeout: number; log: Logger; maxMessagesPerConnection: number; protocolLog: ProtocolLog | undefined };
+  readonly #sendOptions: { hostname: string; timeout: number; connectTimeout: number | undefined; log: Logger; maxMessagesPerConnection: number; protocolLog: ProtocolLog | undefined };
   readonly #domainSlots: DomainSlots;
   readonly #masquerade: string | undefined;
   /** Half-open probes of failed hosts, made without a message (see #check). */
@@ -68,7 +70,7 @@ export class RoutingTransport implements Transport {
   readonly #routeNames = new Map<SmartHostSpec[], string>();
 
   constructor(options: RoutingOptions) {
-    const { smartHosts, routes, hostname, timeout, log, now, protocolLog } = options;
+    const { smartHosts, routes, hostname, timeout, connectTimeout, log, now, protocolLog } = options;
     this.#defaultHosts = smartHosts;
     this.#table = new RouteTable(smartHosts, routes);
     this.#routeNames.set(smartHosts, DEFAULT_ROUTE);
@@ -77,7 +79,7 @@ export class RoutingTransport implements Transport {
     this.#mx = new MxResolver({ servers: options.dnsServers ?? [], timeout: Math.min(timeout, 10_000) });
     this.#outboundPort = options.outboundPort ?? 25;
     const maxMessagesPerConnection = options.maxMessagesPerConnection ?? 100;
-    this.#sendOptions = { hostname, timeout, log, maxMessagesPerConnection, protocolLog };
+    this.#sendOptions = { hostname, timeout, connectTimeout, log, maxMessagesPerConnection, protocolLog };
     this.#domainSlots = new DomainSlots(options.maxConnectionsPerDomain ?? 100);
     this.#masquerade = options.masqueradeDomain;
     for (const spec of [...smartHosts, ...routes.flatMap((route) => route.hosts)]) {
@@ -85,7 +87,7 @@ export class RoutingTransport implements Transport {
       const authenticate = spec.auth ? authenticator(spec.auth, (auth) => this.#tokenProvider(auth, now)) : undefined;
       this.#senders.set(
         spec,
-        new SmartHostTransport({ smartHost: spec, authenticate, hostname, timeout, log, protocolLog, maxMessagesPerConnection: spec.maxMessagesPerConnection ?? maxMessagesPerConnection }),
+        new SmartHostTransport({ smartHost: spec, authenticate, hostname, timeout, connectTimeout, log, protocolLog, maxMessagesPerConnection: spec.maxMessagesPerConnection ?? maxMessagesPerConnection }),
       );
     }
   }

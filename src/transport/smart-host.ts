@@ -32,8 +32,10 @@ export interface SmartHostOptions {
   authenticate?: Authenticator | undefined;
   /** EHLO name. */
   hostname: string;
-  /** For connect, greeting, each reply and the reply to the final dot. */
+  /** For each reply and the reply to the final dot (and connect and greeting without connectTimeout). */
   timeout: number;
+  /** For the TCP connect and the greeting (smartHostConnectTimeout). */
+  connectTimeout?: number | undefined;
   log: Logger;
   /** Open a new connection after this many messages (IIS: 20 per connection; more is kinder to fast hosts). */
   maxMessagesPerConnection?: number;
@@ -51,7 +53,7 @@ interface PooledConnection {
 }
 
 export class SmartHostTransport implements Transport {
-  readonly #options: Required<Omit<SmartHostOptions, 'authenticate' | 'protocolLog'>> & Pick<SmartHostOptions, 'authenticate' | 'protocolLog'>;
+  readonly #options: Required<Omit<SmartHostOptions, 'authenticate' | 'protocolLog' | 'connectTimeout'>> & Pick<SmartHostOptions, 'authenticate' | 'protocolLog' | 'connectTimeout'>;
   readonly #idle: PooledConnection[] = [];
   readonly #all = new Set<PooledConnection>();
   #closed = false;
@@ -180,9 +182,9 @@ export class SmartHostTransport implements Transport {
   #connect(): Promise<PooledConnection> {
     // Closed (the relay is stopping): an attempt cut by close() must not fail over to a fresh connection.
     if (this.#closed) return Promise.reject(Object.assign(new Error('Transport closed: the relay is stopping'), { code: 'ECONNECTION' }));
-    const { smartHost, hostname, timeout, log, authenticate, protocolLog } = this.#options;
+    const { smartHost, hostname, timeout, connectTimeout, log, authenticate, protocolLog } = this.#options;
     const connection = new SMTPConnection({
-      ...connectionOptions(smartHost, { hostname, timeout }),
+      ...connectionOptions(smartHost, { hostname, timeout, connectTimeout }),
       ...(protocolLog ? { transactionLog: true, logger: outboundLogger(protocolLog, smartHost) as never } : {}),
     });
     const pooled: PooledConnection = { connection, messages: 0, broken: false, idleTimer: undefined };
