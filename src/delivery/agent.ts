@@ -33,10 +33,10 @@ export interface AttemptOptions {
   /** Ignore the retry state's next attempt time (a probe, or the backlog after its route came back). */
   force?: boolean;
   /**
-   * The scheduler's probe of a route known down: every host of it is tried; a failure is logged at debug, and a
-   * message probed before its own retry time keeps its schedule.
+   * The scheduler's probe of this route (its name), known down: every host of it is tried; a failure is logged at
+   * debug, and a message probed before its own retry time keeps its schedule.
    */
-  probe?: boolean;
+  probe?: string;
 }
 
 export interface AgentOptions {
@@ -90,7 +90,8 @@ export class DeliveryAgent {
   }
 
   async attempt(name: string, options: AttemptOptions = {}): Promise<AttemptOutcome> {
-    const { force = false, probe = false } = options;
+    const { force = false } = options;
+    const probe = options.probe !== undefined;
     const read = await this.#read(name);
     if ('kind' in read) {
       this.#delivered.delete(name);
@@ -111,7 +112,7 @@ export class DeliveryAgent {
       return this.#toBadmail(message, state, 'mail loop: too many Received: lines (maxHopCount)', failed, 'loop');
     }
 
-    const result = await this.#transport.deliver(message.envelope, () => this.#spool.openBody(message), { probe });
+    const result = await this.#transport.deliver(message.envelope, () => this.#spool.openBody(message), { ...(options.probe !== undefined ? { probe: options.probe } : {}) });
     const routes = result.routes;
     try {
       if (probe && notDueUntil && result.kind === 'not-sent' && result.scope === 'host' && !result.permanent && !result.maybeDelivered) {

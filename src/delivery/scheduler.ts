@@ -133,7 +133,7 @@ export class Scheduler {
     for (const name of [...candidates]) {
       if (this.#queue.takeWaiting(name)) {
         this.#routes.probeStarted(route, name);
-        this.#run(name, { force: true, probe: true }, route);
+        this.#run(name, { force: true, probe: route }, route);
         return;
       }
       // Not waiting (ready or in flight: it is attempted anyway) or gone: not this route's to probe with.

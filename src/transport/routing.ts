@@ -137,15 +137,15 @@ export class RoutingTransport implements Transport {
   }
 
   async deliver(original: Envelope, openBody: () => Readable, options: DeliverOptions = {}): Promise<DeliveryResult> {
-    const probe = options.probe ?? false;
     const envelope = this.#masquerade && original.sender.includes('@')
       ? { ...original, sender: `${original.sender.slice(0, original.sender.lastIndexOf('@'))}@${this.#masquerade}` }
       : original;
     const groups = this.#table.split(envelope.recipients).flatMap((group) => (group.hosts.some((h) => h.mx) ? byDomain(group) : [group]));
-    if (groups.length === 1) return this.#deliverVia(groups[0]!.hosts, envelope, openBody, probe);
+    const probing = (hosts: SmartHostSpec[]) => options.probe !== undefined && (this.#routeNames.get(hosts) ?? DEFAULT_ROUTE) === options.probe;
+    if (groups.length === 1) return this.#deliverVia(groups[0]!.hosts, envelope, openBody, probing(groups[0]!.hosts));
     const results: Array<{ recipients: string[]; result: DeliveryResult }> = [];
     for (const group of groups) {
-      results.push({ recipients: group.recipients, result: await this.#deliverVia(group.hosts, { sender: envelope.sender, recipients: group.recipients }, openBody, probe) });
+      results.push({ recipients: group.recipients, result: await this.#deliverVia(group.hosts, { sender: envelope.sender, recipients: group.recipients }, openBody, probing(group.hosts)) });
     }
     return mergeResults(results);
   }

@@ -62,10 +62,11 @@ export interface RouteReport {
 
 export interface DeliverOptions {
   /**
-   * The delivery scheduler's probe of a route known down: every host of the route is tried, in order, even
-   * those that host health would skip.
+   * The delivery scheduler's probe of this route (its name, as in RouteReport), known down: every host of that
+   * route is tried, in order, even those that host health would skip. The message's other routes are attempted
+   * as usual (not connected at all while they are down), so their hosts cannot hold up this probe.
    */
-  probe?: boolean;
+  probe?: string;
 }
 
 export interface Transport {

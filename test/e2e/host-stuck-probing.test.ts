@@ -35,12 +35,12 @@ describe('host health after a connection lost after the final dot', () => {
       t += 1_000;
       await a.start(portA);
       a.dataScript = () => 'drop'; // the connection dies after the final dot
-      const lost = await transport.deliver(envelope, body, { probe: true }); // the scheduler's route probe
+      const lost = await transport.deliver(envelope, body, { probe: 'default' }); // the scheduler's route probe
       assert.equal(lost.kind === 'not-sent' && lost.maybeDelivered, true);
       a.dataScript = () => undefined; // A is fine again
       await b.start(portB);
       t += 1_000;
-      const viaB = await transport.deliver(envelope, body, { probe: true });
+      const viaB = await transport.deliver(envelope, body, { probe: 'default' });
       assert.equal(viaB.kind, 'sent');
       // Long after: ordinary mail. A is up and the first host; it should get mail again (directly, or after
       // a half-open check) within a few downTimes.

@@ -134,7 +134,7 @@ describe('scheduler', () => {
     await flush();
     assert.equal(agent.pending().length, 1, 'one probe');
     const probe = agent.calls.at(-1)!;
-    assert.deepEqual(probe.options, { force: true, probe: true });
+    assert.deepEqual(probe.options, { force: true, probe: 'A' });
     mock.timers.tick(500);
     await flush();
     assert.equal(agent.pending().length, 1, 'no second probe while the first is out, however long it takes');
@@ -157,7 +157,7 @@ describe('scheduler', () => {
     mock.timers.tick(1);
     await flush();
     assert.equal(agent.calls.length, 2);
-    assert.deepEqual(agent.calls[1]!.options, { force: true, probe: true });
+    assert.deepEqual(agent.calls[1]!.options, { force: true, probe: 'A' });
   });
 
   it('releases every message held for a route at once when its probe succeeds', async () => {
@@ -259,7 +259,7 @@ describe('scheduler', () => {
     scheduler.dueNow('a2');
     await flush();
     assert.deepEqual(agent.pending(), ['a2']);
-    assert.deepEqual(agent.last('a2').options, { force: true, probe: true });
+    assert.deepEqual(agent.last('a2').options, { force: true, probe: 'A' });
     scheduler.notify('b1');
     scheduler.dueNow('b1'); // not waiting: nothing changes
     await agent.answer('b1', deferred([up('B')], 1_000, '451 4.2.0 busy'));
