@@ -197,12 +197,12 @@ export class Scheduler {
     if (state === 'up') {
       const { released, wasDown } = this.#routes.succeeded(route);
       for (const name of released) this.#queue.release(name, true);
-      if (wasDown) this.#options.events.hostState({ host, up: true });
+      if (wasDown) this.#options.events.hostState({ host, route, up: true });
       return;
     }
     const reply = report.reply ?? '';
     const news = state === 'down' ? this.#routes.failed(route, reply, report.busy === true || undefined) : this.#routes.untried(route, reply);
-    if (news) this.#options.events.hostState({ host, up: false, reply });
+    if (news) this.#options.events.hostState({ host, route, up: false, reply });
   }
 
   #armProbe(): void {

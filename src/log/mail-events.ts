@@ -33,7 +33,10 @@ export interface BadmailEvent {
 }
 
 export interface HostStateEvent {
+  /** The route's hosts as operators name them ("smtp.example:587", "hosts (route corp.example)"). */
   host: string;
+  /** The route ("default" or its domain), when the event is a route's. */
+  route?: string;
   up: boolean;
   reply?: string;
 }

@@ -2,6 +2,7 @@
 // what the scheduler is doing. Writing it never holds up mail: one small write a second, failures only logged.
 import type { Logger } from '../log/logger.js';
 import type { HostState } from '../transport/host-health.js';
+import { DEFAULT_ROUTE } from '../transport/routing.js';
 import type { AttemptEvent, HostStateEvent, MailEventObserver } from '../log/mail-events.js';
 import { VERSION } from '../version.js';
 import type { RouteState } from '../delivery/route-health.js';
@@ -54,6 +55,8 @@ export class StatusReporter implements MailEventObserver {
   }
 
   hostState(e: HostStateEvent): void {
+    // The overall smart host state is the default route's; the other routes have their own entries (routes).
+    if (e.route !== undefined && e.route !== DEFAULT_ROUTE) return;
     this.#setHost(e.up ? 'up' : 'down');
     if (!e.up && e.reply) this.#host.lastError = { reply: e.reply, at: new Date().toISOString() };
   }
