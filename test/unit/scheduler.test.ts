@@ -108,7 +108,7 @@ describe('scheduler', () => {
     scheduler.notify('a1');
     await agent.answer('a1', deferred([down('corp.example')]));
     assert.equal(scheduler.isRouteDown('corp.example'), true);
-    assert.deepEqual(hostEvents, [{ host: 'corp.example', up: false, reply: 'ECONNREFUSED' }]);
+    assert.deepEqual(hostEvents, [{ host: 'corp.example', route: 'corp.example', up: false, reply: 'ECONNREFUSED' }]);
     // New mail: for the other route and for the down one (whose attempt connects nowhere). All at full speed.
     for (const name of ['b1', 'a2', 'b2']) scheduler.notify(name);
     assert.deepEqual(agent.pending(), ['b1', 'a2']);
