@@ -11,6 +11,7 @@ import { SecureUpstream } from '../helpers/secure-upstream.js';
 import { makeTestCa, type TestCa } from '../helpers/test-ca.js';
 import { TokenEndpoint } from '../helpers/token-endpoint.js';
 import { Upstream } from '../helpers/upstream.js';
+import { unusedPort } from '../helpers/ports.js';
 
 /** A webhook receiver on loopback. */
 async function webhook(): Promise<{ url: string; alerts: Alert[]; close: () => Promise<void> }> {
@@ -101,17 +102,11 @@ describe('alert mail through a smart host with TLS and AUTH', () => {
     ca = await makeTestCa();
   });
 
-  /** A port nothing listens on: mailVia, tried first, refuses the connection. */
-  async function closedPort(): Promise<string> {
-    const gone = await new Upstream().start();
-    await gone.stop();
-    return gone.address;
-  }
-
   async function raiseBadmailAlert(smartHost: Record<string, unknown>): Promise<Awaited<ReturnType<typeof startRelay>>> {
+    // alertMailVia, tried first, refuses the connection (nothing listens there): the alert goes through the smart host.
     const relay = await startRelay({
       smartHost: 'unused:25',
-      settings: { smartHost: [smartHost], alertMailTo: ['admin@example.org'], alertMailVia: await closedPort(), pickupSettleTime: '100ms', retry: ['10m'] },
+      settings: { smartHost: [smartHost], alertMailTo: ['admin@example.org'], alertMailVia: `127.0.0.1:${await unusedPort()}`, pickupSettleTime: '100ms', retry: ['10m'] },
     });
     await dropFile(relay.spool.layout.pickup, 'no-recipients.eml', 'From: a@example.com\r\nSubject: no recipients\r\n\r\nbody\r\n');
     return relay;

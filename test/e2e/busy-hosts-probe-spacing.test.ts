@@ -3,27 +3,15 @@
 // has more than one host ("127.0.0.1:p1: 421 ...; 127.0.0.1:p2: 421 ..."), so a two-host route whose hosts both
 // answer 421 is probed every probeInterval (250 ms by default), a full session to each host each time.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { describe, it } from 'node:test';
 import { sendMail } from '../helpers/client.js';
 import { eventually, relayPort, startRelay } from '../helpers/relay.js';
-
-async function busyHost(): Promise<{ address: string; connections: () => number; close: () => Promise<void> }> {
-  let connections = 0;
-  const server = net.createServer((socket) => {
-    connections++;
-    socket.on('error', () => undefined);
-    socket.end('421 4.3.2 Service not available, too busy\r\n');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  return { address: `127.0.0.1:${port}`, connections: () => connections, close: () => new Promise((r) => server.close(() => r())) };
-}
+import { startRefusingHost } from '../helpers/refusing-host.js';
 
 describe('a route whose hosts answer 421', () => {
   it('is probed every slowRetry, not every probeInterval, when it has two hosts', async () => {
-    const a = await busyHost();
-    const b = await busyHost();
+    const a = await startRefusingHost();
+    const b = await startRefusingHost();
     const relay = await startRelay({
       smartHost: a.address,
       settings: { smartHost: [a.address, b.address], probeInterval: '100ms', retry: ['60s'] }, // slowRetry: 60 s

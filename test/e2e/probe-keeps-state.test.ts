@@ -1,40 +1,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sendMail } from '../helpers/client.js';
 import { eventually, filesIn, relayPort, startRelay } from '../helpers/relay.js';
 import { Upstream } from '../helpers/upstream.js';
-
-/** A smart host that is up but out of service: it greets every connection with 421 (after `delayMs`) and hangs up. */
-async function startRefusingHost(port = 0, delayMs = 0): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
-  let connections = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    connections++;
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-    const refuse = () => socket.end('421 4.3.2 Service not available, closing transmission channel\r\n');
-    if (delayMs > 0) setTimeout(refuse, delayMs).unref();
-    else refuse();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : port,
-    connections: () => connections,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { startRefusingHost } from '../helpers/refusing-host.js';
 
 async function onlyState(queue: string): Promise<{ name: string; text: string } | undefined> {
   const [name] = await filesIn(queue, '.rtr');

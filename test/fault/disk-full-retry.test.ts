@@ -2,37 +2,13 @@
 // of delivery attempts nor leave a temp file in SortTemp per attempt.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { smallDisk } from '../helpers/small-disk.js';
 import { eventually, filesIn, startRelay } from '../helpers/relay.js';
+import { startRefusingHost } from '../helpers/refusing-host.js';
 
 const disk = smallDisk('mailroot-full-rtr-');
-
-/** A smart host that answers every connection with 421 and counts them: one connection per attempt. */
-async function busyHost(): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
-  let connections = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    connections++;
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-    socket.end('421 4.3.2 busy, try later\r\n');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    connections: () => connections,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 async function fill(dir: string): Promise<void> {
   const chunk = Buffer.alloc(16 * 1024, 'x');
@@ -49,7 +25,7 @@ describe('disk full when an .rtr is due', () => {
   it('retries at the retry interval, not in a tight loop, and leaves no temp file', async (t) => {
     const mountPoint = disk.mountPoint;
     if (disk.skip || !mountPoint) return t.skip(disk.skip || 'no mount');
-    const host = await busyHost();
+    const host = await startRefusingHost();
     const relay = await startRelay({ mailroot: mountPoint, smartHost: `127.0.0.1:${host.port}`, settings: { retry: ['1s'], minFreeSpace: '0' } });
     let stopped = false;
     try {

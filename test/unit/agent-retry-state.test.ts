@@ -2,7 +2,6 @@
 // continuing what it finds. Real spool and agent, a clock the test sets (relative to the id's real accept time),
 // and a smart host port on loopback where nothing listens.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Bouncer } from '../../src/delivery/bouncer.js';
@@ -14,17 +13,9 @@ import { Spool } from '../../src/spool/spool.js';
 import { RoutingTransport } from '../../src/transport/routing.js';
 import { SmartHostTransport } from '../../src/transport/smart-host.js';
 import { tempMailroot } from '../helpers/relay.js';
+import { unusedPort } from '../helpers/ports.js';
 
 const MINUTE = 60_000;
-
-/** A loopback port nothing listens on: a connection there is refused at once. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A clock the test moves: `at` ms after the message was accepted (as its id says). */
 async function setup() {
@@ -35,7 +26,7 @@ async function setup() {
   const policy = { retry: [15 * MINUTE, 30 * MINUTE, 60 * MINUTE], expire: 2 * 24 * 60 * MINUTE };
   const agent = new DeliveryAgent({
     spool,
-    transport: new SmartHostTransport({ smartHost: { host: '127.0.0.1', port: await closedPort() }, hostname: 'relay.test', timeout: 1_000, log }),
+    transport: new SmartHostTransport({ smartHost: { host: '127.0.0.1', port: await unusedPort() }, hostname: 'relay.test', timeout: 1_000, log }),
     policy,
     events: new MailEvents(log),
     bouncer: new Bouncer({ spool, hostname: 'relay.test', copyTo: [], limitPerHour: 10, log, now }),
@@ -51,7 +42,7 @@ async function setup() {
 describe('the retry state a failed attempt writes', () => {
   it('a message without an .rtr for a route known down: no connection, its first .rtr, First-Queued from its id', async () => {
     const { spool, name, clock, now, log, policy } = await setup();
-    const port = await closedPort();
+    const port = await unusedPort();
     const transport = new RoutingTransport({ smartHosts: [{ host: '127.0.0.1', port }], routes: [], hostname: 'relay.test', timeout: 1_000, downTime: 60 * MINUTE, log });
     const agent = new DeliveryAgent({
       spool,
