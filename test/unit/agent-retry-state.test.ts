@@ -6,27 +6,34 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Bouncer } from '../../src/delivery/bouncer.js';
 import { DeliveryAgent } from '../../src/delivery/agent.js';
-import { silentLogger } from '../../src/log/logger.js';
+import { silentLogger, type Logger } from '../../src/log/logger.js';
 import { MailEvents } from '../../src/log/mail-events.js';
 import { timeOfId } from '../../src/spool/ids.js';
 import { Spool } from '../../src/spool/spool.js';
 import { RoutingTransport } from '../../src/transport/routing.js';
 import { SmartHostTransport } from '../../src/transport/smart-host.js';
+import type { Transport } from '../../src/transport/transport.js';
 import { tempMailroot } from '../helpers/relay.js';
 import { unusedPort } from '../helpers/ports.js';
 
 const MINUTE = 60_000;
 
-/** A clock the test moves: `at` ms after the message was accepted (as its id says). */
-async function setup() {
+/**
+ * An agent on a temporary spool with one message, and a clock the test moves: `at` ms after the message was
+ * accepted (as its id says). The transport is a smart host where nothing listens, unless `makeTransport` says.
+ */
+async function setup<T extends Transport = SmartHostTransport>(makeTransport?: (log: Logger) => Promise<T>) {
   const clock = { queuedAt: 0, at: 0 };
   const now = () => new Date(clock.queuedAt + clock.at);
   const spool = await Spool.open(await tempMailroot(), { lock: false });
   const log = silentLogger();
   const policy = { retry: [15 * MINUTE, 30 * MINUTE, 60 * MINUTE], expire: 2 * 24 * 60 * MINUTE };
+  const transport = makeTransport
+    ? await makeTransport(log)
+    : new SmartHostTransport({ smartHost: { host: '127.0.0.1', port: await unusedPort() }, hostname: 'relay.test', timeout: 1_000, log });
   const agent = new DeliveryAgent({
     spool,
-    transport: new SmartHostTransport({ smartHost: { host: '127.0.0.1', port: await unusedPort() }, hostname: 'relay.test', timeout: 1_000, log }),
+    transport,
     policy,
     events: new MailEvents(log),
     bouncer: new Bouncer({ spool, hostname: 'relay.test', copyTo: [], limitPerHour: 10, log, now }),
@@ -36,24 +43,14 @@ async function setup() {
   });
   const { id } = await spool.accept({ sender: 'ca@example.com', recipients: ['ops@example.net'] }, Readable.from([Buffer.from('Subject: held\r\n\r\nbody\r\n')]));
   clock.queuedAt = timeOfId(id)!.getTime();
-  return { spool, agent, name: `${id}.eml`, clock, now, log, policy };
+  return { spool, agent, transport: transport as T, name: `${id}.eml`, clock };
 }
 
 describe('the retry state a failed attempt writes', () => {
   it('a message without an .rtr for a route known down: no connection, its first .rtr, First-Queued from its id', async () => {
-    const { spool, name, clock, now, log, policy } = await setup();
-    const port = await unusedPort();
-    const transport = new RoutingTransport({ smartHosts: [{ host: '127.0.0.1', port }], routes: [], hostname: 'relay.test', timeout: 1_000, downTime: 60 * MINUTE, log });
-    const agent = new DeliveryAgent({
-      spool,
-      transport,
-      policy,
-      events: new MailEvents(log),
-      bouncer: new Bouncer({ spool, hostname: 'relay.test', copyTo: [], limitPerHour: 10, log, now }),
-      maxHopCount: 15,
-      delayNotify: 0,
-      now,
-    });
+    const { spool, agent, transport, name, clock } = await setup(
+      async (log) => new RoutingTransport({ smartHosts: [{ host: '127.0.0.1', port: await unusedPort() }], routes: [], hostname: 'relay.test', timeout: 1_000, downTime: 60 * MINUTE, log }),
+    );
     // Another message finds the only host refusing connections: the route is down.
     const { id: other } = await spool.accept({ sender: 'ca@example.com', recipients: ['ops@example.net'] }, Readable.from([Buffer.from('Subject: first\r\n\r\nbody\r\n')]));
     const first = await agent.attempt(`${other}.eml`);
