@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CACHE, REPO_ROOT, portableNode } from './portable-node.js';
-import { opensslRuns, writeAllTestCertificates } from '../test/helpers/test-certificates.js';
+import { writeAllTestCertificates } from '../test/helpers/test-certificates.js';
 
 /**
  * The newest LTS that Debian 12's Wine (8.0) can start: every Node 24 (24.0.0 to 24.21.0 tried) aborts at once
@@ -98,8 +98,7 @@ async function main(): Promise<number> {
   // The TLS tests make their certificates with openssl, which node.exe cannot start under Wine: made here, fresh.
   const certs = path.join(CACHE, 'test-certs');
   fs.rmSync(certs, { recursive: true, force: true });
-  if (opensslRuns()) {
-    writeAllTestCertificates(certs);
+  if (writeAllTestCertificates(certs)) {
     env.MAILROOT_TEST_CERTS = path.relative(REPO_ROOT, certs);
   } else {
     log('openssl is not installed here either: the TLS tests will be skipped');

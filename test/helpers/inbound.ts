@@ -8,7 +8,7 @@ import winston from 'winston';
 import type { ConfigKey } from '../../src/config/schema.js';
 import { Relay } from '../../src/relay.js';
 import { filesIn, tempMailroot, testRelayConfig } from './relay.js';
-import { PFX_PASSPHRASE, SELF_SIGNED_FILES, opensslRuns, premadeCertificates, writeTestCertificate } from './test-certificates.js';
+import { PFX_PASSPHRASE, provideCertificates } from './test-certificates.js';
 
 export interface LogLine {
   level: string;
@@ -70,16 +70,7 @@ export interface TestCertificate {
 /** A self-signed certificate for relay.test and 127.0.0.1, or a reason to skip when openssl is missing. */
 export async function makeTestCertificate(): Promise<TestCertificate | string> {
   const dir = await tempMailroot();
-  const files = SELF_SIGNED_FILES;
-  if (opensslRuns()) {
-    writeTestCertificate(dir);
-  } else {
-    const premade = premadeCertificates('self-signed', files);
-    if (!premade) return 'openssl is not installed; the TLS tests need it to make a test certificate';
-    for (const name of [...files, 'legacy.pfx']) {
-      await fs.copyFile(path.join(premade, name), path.join(dir, name)).catch(() => undefined);
-    }
-  }
+  if (!provideCertificates('self-signed', dir)) return 'openssl is not installed; the TLS tests need it to make a test certificate';
   const legacy = path.join(dir, 'legacy.pfx');
   const legacyPfx = await fs.access(legacy).then(() => legacy, () => undefined);
   return { dir, cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem'), pfx: path.join(dir, 'cert.pfx'), legacyPfx, passphrase: PFX_PASSPHRASE };

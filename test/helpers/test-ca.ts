@@ -1,10 +1,9 @@
 // A certificate authority made at run time with openssl, and certificates it signs: one for 127.0.0.1 and
 // smtp.test (what a smart host presents), one for another name only (a host presenting the wrong name), and a
 // self-signed one standing in for an Entra app's certificate credential.
-import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempMailroot } from './relay.js';
-import { CA_FILES, opensslRuns, premadeCertificates, writeTestCa } from './test-certificates.js';
+import { provideCertificates } from './test-certificates.js';
 
 export interface TestCa {
   dir: string;
@@ -21,13 +20,7 @@ export interface TestCa {
 /** The CA and its certificates, or a reason to skip when openssl is missing and none were made beforehand. */
 export async function makeTestCa(): Promise<TestCa | string> {
   const dir = await tempMailroot();
-  if (opensslRuns()) {
-    writeTestCa(dir);
-  } else {
-    const premade = premadeCertificates('ca', CA_FILES);
-    if (!premade) return 'openssl is not installed; the outbound TLS tests need it to make a test CA';
-    for (const name of CA_FILES) copyFileSync(path.join(premade, name), path.join(dir, name));
-  }
+  if (!provideCertificates('ca', dir)) return 'openssl is not installed; the outbound TLS tests need it to make a test CA';
   const file = (name: string) => path.join(dir, name);
   const pair = (name: string) => ({ cert: file(`${name}.pem`), key: file(`${name}.key`) });
   return { dir, caFile: file('ca.pem'), server: pair('smtp'), wrongName: pair('other'), app: pair('app') };

@@ -2,15 +2,19 @@
 // self-signed one with its PFX forms. Windows' node.exe under Wine cannot run the Linux openssl, so
 // `npm run test:windows` writes both sets before the suite and names the folder in MAILROOT_TEST_CERTS.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const PFX_PASSPHRASE = 'pfx-pass-1';
-export const CA_FILES = ['ca.pem', 'ca.key', 'smtp.pem', 'smtp.key', 'other.pem', 'other.key', 'app.pem', 'app.key'];
-export const SELF_SIGNED_FILES = ['cert.pem', 'key.pem', 'cert.pfx'];
+
+const SETS = {
+  ca: { write: (dir: string) => writeTestCa(dir), needs: ['ca.pem', 'ca.key', 'smtp.pem', 'smtp.key', 'other.pem', 'other.key', 'app.pem', 'app.key'] },
+  'self-signed': { write: (dir: string) => writeTestCertificate(dir), needs: ['cert.pem', 'key.pem', 'cert.pfx'] },
+};
+export type CertificateSet = keyof typeof SETS;
 
 /** Writes the CA (ca.*), a certificate for 127.0.0.1 and smtp.test (smtp.*), one for other.test only (other.*) and a self-signed app certificate (app.*) into `dir`. */
-export function writeTestCa(dir: string): void {
+function writeTestCa(dir: string): void {
   const file = (name: string) => path.join(dir, name);
   const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore', cwd: dir });
   run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=mailroot test CA',
@@ -26,7 +30,7 @@ export function writeTestCa(dir: string): void {
   run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('app.key'), '-out', file('app.pem'), '-days', '2', '-subj', '/CN=mailroot app']);
 }
 
-export function opensslRuns(): boolean {
+function opensslRuns(): boolean {
   try {
     execFileSync('openssl', ['version'], { stdio: 'ignore' });
     return true;
@@ -35,16 +39,8 @@ export function opensslRuns(): boolean {
   }
 }
 
-/** A folder of certificates made before the run (see writeTestCa), when openssl cannot run here. */
-export function premadeCertificates(sub: string, files: string[]): string | undefined {
-  const base = process.env.MAILROOT_TEST_CERTS;
-  if (!base) return undefined;
-  const dir = path.resolve(base, sub);
-  return files.every((name) => existsSync(path.join(dir, name))) ? dir : undefined;
-}
-
 /** Writes the certificate, its key and both PFX forms into `dir` with openssl (see writeTestCa for Windows). */
-export function writeTestCertificate(dir: string): void {
+function writeTestCertificate(dir: string): void {
   const file = (name: string) => path.join(dir, name);
   const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
   run([
@@ -60,11 +56,29 @@ export function writeTestCertificate(dir: string): void {
 }
 
 
-/** Both sets under `base` (ca/ and self-signed/), for a run whose tests cannot start openssl themselves. */
-export function writeAllTestCertificates(base: string): void {
-  for (const [sub, write] of [['ca', writeTestCa], ['self-signed', writeTestCertificate]] as const) {
-    const dir = path.join(base, sub);
+/**
+ * Fills `dir` with a set: made here with openssl, else copied from the set made before the run (see
+ * MAILROOT_TEST_CERTS); false when neither can be.
+ */
+export function provideCertificates(set: CertificateSet, dir: string): boolean {
+  if (opensslRuns()) {
+    SETS[set].write(dir);
+    return true;
+  }
+  const base = process.env.MAILROOT_TEST_CERTS;
+  const premade = base ? path.resolve(base, set) : undefined;
+  if (!premade || !SETS[set].needs.every((name) => existsSync(path.join(premade, name)))) return false;
+  for (const name of readdirSync(premade)) copyFileSync(path.join(premade, name), path.join(dir, name));
+  return true;
+}
+
+/** Every set under `base` (one folder each), for a run whose tests cannot start openssl themselves; false without openssl. */
+export function writeAllTestCertificates(base: string): boolean {
+  if (!opensslRuns()) return false;
+  for (const [set, { write }] of Object.entries(SETS)) {
+    const dir = path.join(base, set);
     mkdirSync(dir, { recursive: true });
     write(dir);
   }
+  return true;
 }
