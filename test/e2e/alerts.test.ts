@@ -12,6 +12,7 @@ import { makeTestCa, type TestCa } from '../helpers/test-ca.js';
 import { TokenEndpoint } from '../helpers/token-endpoint.js';
 import { Upstream } from '../helpers/upstream.js';
 import { unusedPort } from '../helpers/ports.js';
+import { FETCH_TO_LOOPBACK_UNDER_WINE } from '../helpers/wine.js';
 
 /** A webhook receiver on loopback. */
 async function webhook(): Promise<{ url: string; alerts: Alert[]; close: () => Promise<void> }> {
@@ -29,7 +30,7 @@ async function webhook(): Promise<{ url: string; alerts: Alert[]; close: () => P
   return { url: `http://127.0.0.1:${address.port}/hook`, alerts, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-describe('operator alerts', { skip: process.platform === 'win32' && 'the tests watch alerts through the webhook, and fetch() fails against a loopback HTTP server under Wine\'s node.exe ("fetch failed"); not a Windows limitation we know of, but the Wine run cannot check it' }, () => {
+describe('operator alerts', { skip: FETCH_TO_LOOPBACK_UNDER_WINE && `the tests watch alerts through the webhook: ${FETCH_TO_LOOPBACK_UNDER_WINE}` }, () => {
   it('smart host unreachable: error log, listener, webhook and a mail sent around the outage (not queued)', { timeout: 180_000 }, async () => {
     const smartHost = await new Upstream().start();
     const adminRoute = await new Upstream().start();
@@ -134,7 +135,7 @@ describe('alert mail through a smart host with TLS and AUTH', () => {
   });
 
   it('signs in with XOAUTH2 and a token from the account\'s token endpoint (Microsoft 365 style)', {
-    skip: process.platform === 'win32' && 'the token endpoint is reached with fetch(), which fails against a loopback HTTP server under Wine\'s node.exe ("fetch failed")',
+    skip: FETCH_TO_LOOPBACK_UNDER_WINE && `the token endpoint is reached with fetch(): ${FETCH_TO_LOOPBACK_UNDER_WINE}`,
   }, async (t) => {
     if (typeof ca === 'string') return t.skip(ca);
     const endpoint = await new TokenEndpoint({ clientId: 'app-1', clientSecret: 'app-secret', lifetime: 3600 }).start();
