@@ -5,7 +5,7 @@
 // Each command's modules are imported when that command runs (see SUBCOMMANDS): `status`, `queue` or `--version`
 // need not load the relay, nodemailer, winston and node-windows, which was most of a CLI start's CPU time.
 import { writeSync } from 'node:fs';
-import yargs, { type Argv, type Options } from 'yargs';
+import yargs, { type Argv, type CommandModule, type Options } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, KEY_NAMES, envName, flagName, keySpec, type ConfigKey } from '../config/schema.js';
@@ -143,32 +143,23 @@ function configOptions(): Record<string, Options> {
   return options;
 }
 
+/** Registers a command whose module is imported only when it is needed. */
+function registers<U>(load: () => Promise<CommandModule<object, U>>): () => Promise<(y: Argv) => Argv> {
+  return async () => {
+    const command = await load();
+    return (y) => y.command(command);
+  };
+}
+
 /** The other commands by name, each registered from its own module, which is imported only when needed. */
 const SUBCOMMANDS: Record<string, () => Promise<(y: Argv) => Argv>> = {
-  'import-iis': async () => {
-    const { importIisCommand } = await import('./import-iis-command.js');
-    return (y) => y.command(importIisCommand);
-  },
-  'check-config': async () => {
-    const { checkConfigCommand } = await import('./check-config-command.js');
-    return (y) => y.command(checkConfigCommand);
-  },
-  init: async () => {
-    const { initCommand } = await import('./init-command.js');
-    return (y) => y.command(initCommand);
-  },
-  queue: async () => {
-    const { queueCommand } = await import('./queue-command.js');
-    return (y) => y.command(queueCommand);
-  },
-  status: async () => {
-    const { statusCommand } = await import('./status-command.js');
-    return (y) => y.command(statusCommand);
-  },
-  service: async () => {
-    const { serviceCommand } = await import('./service-command.js');
-    return serviceCommand;
-  },
+  'import-iis': registers(async () => (await import('./import-iis-command.js')).importIisCommand),
+  'check-config': registers(async () => (await import('./check-config-command.js')).checkConfigCommand),
+  init: registers(async () => (await import('./init-command.js')).initCommand),
+  queue: registers(async () => (await import('./queue-command.js')).queueCommand),
+  status: registers(async () => (await import('./status-command.js')).statusCommand),
+  // `service` has subcommands of its own and registers itself.
+  service: async () => (await import('./service-command.js')).serviceCommand,
 };
 
 /**
