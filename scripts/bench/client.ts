@@ -232,44 +232,24 @@ export interface LoadResult {
 }
 
 /**
- * `sessions` connections share `total` messages, each sending its next message once the previous one got its
- * reply. Bounded by count and by `deadline`.
+ * `sessions` workers share `total` messages, each sending its next message once the previous one got its reply:
+ * over a connection of its own that stays open ('sessions'), or over a new connection per message
+ * ('per-connection'). Bounded by count and by `deadline`.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  if (options.mode === 'per-connection') return runPerConnection(options);
-  const sessions = await Promise.all(Array.from({ length: options.sessions }, () => openSession(options.kind, options.port)));
-  const result: LoadResult = { accepted: 0, failed: 0, errors: [], start: nowMs(), lastAccept: Number.NaN, transactionMs: [], dataMs: [] };
-  let next = 0;
-  const worker = async (session: SmtpSession, index: number) => {
-    while (next < options.total && nowMs() < options.deadline) {
-      next++;
-      try {
-        const timing = await session.send('bench@example.com', [`sink${index}@example.net`], options.message);
-        result.accepted++;
-        result.lastAccept = timing.at;
-        result.transactionMs.push(timing.transactionMs);
-        result.dataMs.push(timing.dataMs);
-      } catch (err) {
-        result.failed++;
-        if (result.errors.length < 5) result.errors.push((err as Error).message);
-        return; // a session that failed stops; the others go on
-      }
-    }
-  };
-  await Promise.all(sessions.map((session, index) => worker(session, index)));
-  await Promise.all(sessions.map((session) => session.close().catch(() => undefined)));
-  return result;
-}
-
-/** `sessions` workers share `total` messages, each message on a new connection, the next once it is done. */
-async function runPerConnection(options: LoadOptions): Promise<LoadResult> {
+  const sessions = options.mode === 'per-connection'
+    ? undefined
+    : await Promise.all(Array.from({ length: options.sessions }, () => openSession(options.kind, options.port)));
   const result: LoadResult = { accepted: 0, failed: 0, errors: [], start: nowMs(), lastAccept: Number.NaN, transactionMs: [], dataMs: [] };
   let next = 0;
   const worker = async (index: number) => {
+    const recipients = [`sink${index}@example.net`];
     while (next < options.total && nowMs() < options.deadline) {
       next++;
       try {
-        const timing = await sendOnOwnConnection(options.kind, options.port, 'bench@example.com', [`sink${index}@example.net`], options.message);
+        const timing = sessions
+          ? await sessions[index]!.send('bench@example.com', recipients, options.message)
+          : await sendOnOwnConnection(options.kind, options.port, 'bench@example.com', recipients, options.message);
         result.accepted++;
         result.lastAccept = timing.at;
         result.transactionMs.push(timing.transactionMs);
@@ -277,10 +257,11 @@ async function runPerConnection(options: LoadOptions): Promise<LoadResult> {
       } catch (err) {
         result.failed++;
         if (result.errors.length < 5) result.errors.push((err as Error).message);
-        return;
+        return; // a worker that failed stops; the others go on
       }
     }
   };
   await Promise.all(Array.from({ length: options.sessions }, (_, index) => worker(index)));
+  if (sessions) await Promise.all(sessions.map((session) => session.close().catch(() => undefined)));
   return result;
 }
