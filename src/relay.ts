@@ -122,6 +122,7 @@ export class Relay {
       interval: config.alertInterval,
       hostname: config.hostname,
       smartHosts: config.smartHost.filter((spec) => !spec.mx),
+      tokens: this.#transport.tokens,
       queueDir: spool.layout.queue,
       log,
     });

@@ -7,13 +7,13 @@ import fsp from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { HostPort } from '../config/schema.js';
-import { hostLabel, type HostAuth, type SmartHostSpec } from '../config/smart-hosts.js';
+import { hostLabel, type SmartHostSpec } from '../config/smart-hosts.js';
 import type { Logger } from '../log/logger.js';
 import type { BadmailEvent, HostStateEvent, MailEventObserver } from '../log/mail-events.js';
 import { isQueueMessageName, idOf } from '../spool/spool.js';
 import { timeOfId } from '../spool/ids.js';
 import { authenticator } from '../transport/host-auth.js';
-import { OAuth2TokenProvider } from '../transport/oauth2-token.js';
+import type { TokenProviders } from '../transport/oauth2-token.js';
 import { SmartHostTransport } from '../transport/smart-host.js';
 
 export type AlertKind = 'smart-host-unreachable' | 'queue-age' | 'badmail';
@@ -43,6 +43,8 @@ export interface AlertOptions {
    * Microsoft 365 or SendGrid user has no other way out). mailVia gets opportunistic TLS and no AUTH.
    */
   smartHosts: SmartHostSpec[];
+  /** The OAuth2 accounts' tokens, shared with queued mail (RoutingTransport.tokens). */
+  tokens: TokenProviders;
   queueDir: string;
   log: Logger;
 }
@@ -60,8 +62,6 @@ export class Alerts implements MailEventObserver {
   #stopped = false;
   /** Sends in progress (mail, webhook), awaited by stop(). */
   readonly #sending = new Set<Promise<void>>();
-  /** OAuth2 token providers of the smart hosts' accounts, made when an alert first goes through one. */
-  readonly #tokens = new Map<string, OAuth2TokenProvider>();
 
   constructor(options: AlertOptions) {
     this.#options = options;
@@ -181,7 +181,7 @@ export class Alerts implements MailEventObserver {
       // The smart host's own sender, for this one message: its TLS mode, certificate checks and login.
       const sender = new SmartHostTransport({
         smartHost: spec,
-        authenticate: spec.auth ? authenticator(spec.auth, (auth) => this.#tokenProvider(auth)) : undefined,
+        authenticate: spec.auth ? authenticator(spec.auth, (auth) => this.#options.tokens.for(auth)) : undefined,
         hostname,
         timeout: SEND_TIMEOUT,
         log,
@@ -199,17 +199,6 @@ export class Alerts implements MailEventObserver {
     log.warn('cannot mail an alert on any route', { alert: alert.kind, errors });
   }
 
-  /** One provider per OAuth2 account, kept for the next alert (a token serves an hour or so). */
-  #tokenProvider(auth: HostAuth): OAuth2TokenProvider {
-    if (auth.type !== 'xoauth2') throw new Error('not an OAuth2 account');
-    const key = JSON.stringify([auth.provider, auth.tokenUrl, auth.clientId, auth.scope, auth.user]);
-    let provider = this.#tokens.get(key);
-    if (!provider) {
-      provider = new OAuth2TokenProvider({ auth });
-      this.#tokens.set(key, provider);
-    }
-    return provider;
-  }
 
   async stop(): Promise<void> {
     this.#stopped = true;

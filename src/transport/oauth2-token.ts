@@ -6,7 +6,7 @@
 // serves them all, the token is fetched again shortly before it expires (or at once after a host rejected it),
 // and a failing endpoint is asked again only after a growing pause, not once per connection attempt.
 import crypto from 'node:crypto';
-import type { OAuth2Auth } from '../config/smart-hosts.js';
+import type { HostAuth, OAuth2Auth } from '../config/smart-hosts.js';
 import { parseServiceAccount } from '../config/smart-hosts.js';
 import { signJwt, x5tThumbprint } from './jwt.js';
 
@@ -172,4 +172,32 @@ function grantBody(auth: OAuth2Auth, now: () => number): () => URLSearchParams {
     };
   }
   return () => new URLSearchParams({ ...base, client_secret: auth.clientSecret!.reveal() });
+}
+
+/** One provider per OAuth2 account, so every connection that signs in as it (queued mail, alert mail) shares its token. */
+export class TokenProviders {
+  readonly #providers = new Map<string, OAuth2TokenProvider>();
+  readonly #now: (() => number) | undefined;
+
+  constructor(now?: () => number) {
+    this.#now = now;
+  }
+
+  for(auth: HostAuth): OAuth2TokenProvider {
+    if (auth.type !== 'xoauth2') throw new Error('not an OAuth2 account');
+    const key = JSON.stringify([auth.provider, auth.tokenUrl, auth.clientId, auth.scope, auth.user]);
+    let provider = this.#providers.get(key);
+    if (!provider) {
+      provider = new OAuth2TokenProvider({ auth, ...(this.#now ? { now: this.#now } : {}) });
+      this.#providers.set(key, provider);
+    }
+    return provider;
+  }
+
+  /** Token requests made so far, all accounts (tests, operators). */
+  get requests(): number {
+    let total = 0;
+    for (const provider of this.#providers.values()) total += provider.requests;
+    return total;
+  }
 }

@@ -6,14 +6,14 @@
 // every host of a route is down, an ordinary attempt connects nowhere (state `untried`): only the scheduler's
 // probe of the route (`probe`) tries them, so a host that hangs holds up that one probe, never the mail.
 import type { Readable } from 'node:stream';
-import type { HostAuth, Route, SmartHostSpec } from '../config/smart-hosts.js';
+import type { Route, SmartHostSpec } from '../config/smart-hosts.js';
 import { hostLabel } from '../config/smart-hosts.js';
 import type { Logger } from '../log/logger.js';
 import type { ProtocolLog } from '../ops/protocol-log.js';
 import type { Envelope } from '../spool/eml-format.js';
 import { authenticator } from './host-auth.js';
 import { HostHealth, type HostState } from './host-health.js';
-import { OAuth2TokenProvider } from './oauth2-token.js';
+import { TokenProviders } from './oauth2-token.js';
 import { MxResolver } from './mx-resolver.js';
 import { RouteTable } from './route-table.js';
 import { SmartHostTransport } from './smart-host.js';
@@ -55,7 +55,8 @@ export class RoutingTransport implements Transport {
   readonly #table: RouteTable;
   readonly #health: HostHealth;
   readonly #senders = new Map<SmartHostSpec, SmartHostTransport>();
-  readonly #tokens = new Map<string, OAuth2TokenProvider>();
+  /** The OAuth2 accounts' tokens, shared by every connection (alert mail uses them too). */
+  readonly tokens: TokenProviders;
   readonly #defaultHosts: SmartHostSpec[];
   readonly #mx: MxResolver;
   readonly #outboundPort: number;
@@ -76,6 +77,7 @@ export class RoutingTransport implements Transport {
     this.#routeNames.set(smartHosts, DEFAULT_ROUTE);
     for (const route of routes) this.#routeNames.set(route.hosts, route.domain);
     this.#health = new HostHealth({ downTime: options.downTime, log, ...(now ? { now } : {}) });
+    this.tokens = new TokenProviders(now);
     this.#mx = new MxResolver({ servers: options.dnsServers ?? [], timeout: Math.min(timeout, 10_000) });
     this.#outboundPort = options.outboundPort ?? 25;
     const maxMessagesPerConnection = options.maxMessagesPerConnection ?? 100;
@@ -84,24 +86,12 @@ export class RoutingTransport implements Transport {
     this.#masquerade = options.masqueradeDomain;
     for (const spec of [...smartHosts, ...routes.flatMap((route) => route.hosts)]) {
       if (spec.mx) continue;
-      const authenticate = spec.auth ? authenticator(spec.auth, (auth) => this.#tokenProvider(auth, now)) : undefined;
+      const authenticate = spec.auth ? authenticator(spec.auth, (auth) => this.tokens.for(auth)) : undefined;
       this.#senders.set(
         spec,
         new SmartHostTransport({ smartHost: spec, authenticate, hostname, timeout, connectTimeout, log, protocolLog, maxMessagesPerConnection: spec.maxMessagesPerConnection ?? maxMessagesPerConnection }),
       );
     }
-  }
-
-  /** One provider per account, so every connection (to any host) shares its token. */
-  #tokenProvider(auth: HostAuth, now: (() => number) | undefined): OAuth2TokenProvider {
-    if (auth.type !== 'xoauth2') throw new Error('not an OAuth2 account');
-    const key = JSON.stringify([auth.provider, auth.tokenUrl, auth.clientId, auth.scope, auth.user]);
-    let provider = this.#tokens.get(key);
-    if (!provider) {
-      provider = new OAuth2TokenProvider({ auth, ...(now ? { now } : {}) });
-      this.#tokens.set(key, provider);
-    }
-    return provider;
   }
 
   get description(): string {
@@ -131,9 +121,7 @@ export class RoutingTransport implements Transport {
 
   /** Token requests made so far, per account (tests, operators). */
   get tokenRequests(): number {
-    let total = 0;
-    for (const provider of this.#tokens.values()) total += provider.requests;
-    return total;
+    return this.tokens.requests;
   }
 
   async deliver(original: Envelope, openBody: () => Readable, options: DeliverOptions = {}): Promise<DeliveryResult> {

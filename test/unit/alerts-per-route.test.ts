@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, it, mock } from 'node:test';
 import { silentLogger } from '../../src/log/logger.js';
 import { Alerts, type Alert } from '../../src/ops/alerts.js';
+import { TokenProviders } from '../../src/transport/oauth2-token.js';
 
 const MINUTE = 60_000;
 
@@ -21,6 +22,7 @@ function alerts(): { alerts: Alerts; heard: Alert[] } {
     interval: 0,
     hostname: 'relay.test',
     smartHosts: [],
+    tokens: new TokenProviders(),
     queueDir: '/nonexistent',
     log: silentLogger(),
   });
