@@ -22,7 +22,8 @@ import { parsePasswordHash } from '../src/config/auth-users.js';
 import { verifyPassword } from '../src/smtp/auth.js';
 import { sendMail } from '../test/helpers/client.js';
 import { dropIntoQueue, eventually, filesIn } from '../test/helpers/relay.js';
-import { unusedPort, Upstream, type ReceivedMessage } from '../test/helpers/upstream.js';
+import { Upstream, type ReceivedMessage } from '../test/helpers/upstream.js';
+import { unusedPort } from '../test/helpers/ports.js';
 import { describeMailrootExe } from './release-pe.js';
 import { NODE_VERSION, RELEASE_DIR, ROOT, SUMS_NAME, TARGETS, sha256, WINDOWS_ZIP_FILES, assetName, zipName, type Target } from './release-manifest.js';
 

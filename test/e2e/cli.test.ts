@@ -8,7 +8,8 @@ import { STOP_MESSAGE } from '../../src/cli/stop-requests.js';
 import { sendMail } from '../helpers/client.js';
 import { filesIn, tempMailroot } from '../helpers/relay.js';
 import { START_LIMIT_MS } from '../helpers/relay-process.js';
-import { unusedPort, Upstream } from '../helpers/upstream.js';
+import { Upstream } from '../helpers/upstream.js';
+import { unusedPort } from '../helpers/ports.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 

@@ -8,7 +8,8 @@ import { SMTPServer } from 'smtp-server';
 import { sendMail } from '../helpers/client.js';
 import { parseDsn } from '../helpers/dsn.js';
 import { eventually, filesIn, relayPort, startRelay } from '../helpers/relay.js';
-import { unusedPort, Upstream } from '../helpers/upstream.js';
+import { Upstream } from '../helpers/upstream.js';
+import { unusedPort } from '../helpers/ports.js';
 
 /**
  * A smart host on another loopback address (127.0.0.2), so that notifications can tell it from a host on

@@ -7,7 +7,8 @@ import { runCli } from '../helpers/cli.js';
 import { sendMail } from '../helpers/client.js';
 import { RelayProcess } from '../helpers/relay-process.js';
 import { eventually, relayPort, startRelay, tempMailroot } from '../helpers/relay.js';
-import { unusedPort, Upstream } from '../helpers/upstream.js';
+import { Upstream } from '../helpers/upstream.js';
+import { unusedPort } from '../helpers/ports.js';
 
 interface StatusJson {
   status: string;

@@ -11,7 +11,8 @@ import { describe, it } from 'node:test';
 import { RawSmtp } from '../helpers/raw-smtp.js';
 import { eventually, filesIn, tempMailroot } from '../helpers/relay.js';
 import { RelayProcess } from '../helpers/relay-process.js';
-import { unusedPort, Upstream } from '../helpers/upstream.js';
+import { Upstream } from '../helpers/upstream.js';
+import { unusedPort } from '../helpers/ports.js';
 
 const STALL_MS = 2000;
 

@@ -6,7 +6,8 @@ import { sendMail } from '../helpers/client.js';
 import { testIdOf } from '../helpers/crash-harness.js';
 import { eventually, filesIn, tempMailroot } from '../helpers/relay.js';
 import { RelayProcess } from '../helpers/relay-process.js';
-import { unusedPort, Upstream } from '../helpers/upstream.js';
+import { Upstream } from '../helpers/upstream.js';
+import { unusedPort } from '../helpers/ports.js';
 
 const RAW = 'From: ca@example.com\r\nTo: ops@example.net\r\nSubject: failpoint\r\nX-Test-Id: fp-1\r\n\r\nbody\r\n';
 

@@ -9,7 +9,7 @@ import { MailrootLockedError } from '../../src/spool/lock.js';
 import { Spool } from '../../src/spool/spool.js';
 import { tempMailroot } from '../helpers/relay.js';
 import { RelayProcess } from '../helpers/relay-process.js';
-import { unusedPort } from '../helpers/upstream.js';
+import { unusedPort } from '../helpers/ports.js';
 
 describe('the mailroot lock', () => {
   it('is not blocked by a PID file naming a live process, its own PID or PID 1', async () => {

@@ -7,7 +7,8 @@ import nodemailer from 'nodemailer';
 import { readEnvelopeHead } from '../../src/spool/eml-format.js';
 import { RelayProcess } from './relay-process.js';
 import { tempMailroot } from './relay.js';
-import { unusedPort, Upstream } from './upstream.js';
+import { Upstream } from './upstream.js';
+import { unusedPort } from './ports.js';
 import { prng } from './prng.js';
 
 export { prng };

@@ -189,4 +189,3 @@ export async function startSilentServer(): Promise<{ port: number; close: () => 
   };
 }
 
-export { unusedPort } from './ports.js';

@@ -5,7 +5,7 @@ import { isFullyQualified, isValidHostname, machineFqdn, type FqdnSources } from
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/schema.js';
 import { startLoggedRelay } from '../helpers/inbound.js';
-import { unusedPort } from '../helpers/upstream.js';
+import { unusedPort } from '../helpers/ports.js';
 
 /** The answers a machine's own tools give; `commands` maps "file args" to its output. */
 function machine(hostname: string, platform: NodeJS.Platform, commands: Record<string, string>): FqdnSources {
