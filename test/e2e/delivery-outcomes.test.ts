@@ -214,6 +214,9 @@ describe('delivery outcomes', () => {
       await eventually(async () => (await filesIn(badmail, '.bad')).length === 1, 10_000, 'Badmail');
       upstream.rcptScript = () => undefined; // the smart host's configuration got fixed
       await eventually(() => notices(upstream).length === 1, 10_000, 'the NDR');
+      // An operator replays it later, not within the last milliseconds of the attempt that sent it to Badmail: a
+      // file moved in under the name of a message still in flight is only found by the next rescan.
+      await eventually(() => relay.scheduler.inFlightNames().length === 0, 10_000, 'the attempts to settle');
       const [bad] = await filesIn(badmail, '.bad');
       await fs.rename(path.join(badmail, bad!), path.join(queue, bad!.replace(/\.bad$/, '.eml')));
       await eventually(() => originals(upstream).length === 1, 10_000, 'the replayed message');
