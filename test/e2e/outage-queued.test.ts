@@ -30,7 +30,8 @@ describe('smart host outage: messages queued meanwhile', () => {
     const upstream = await new Upstream().start();
     const port = upstream.port;
     await upstream.stop();
-    const relay = await startRelay({ smartHost: `127.0.0.1:${port}`, settings: { retry: ['4s', '60s'], probeInterval: '100ms' } });
+    const relay = await startRelay({ smartHost: `127.0.0.1:${port}`, settings: { retry: ['60s'], probeInterval: '100ms' } });
+    // retry[0] is far beyond the test's length on any machine: every later change to an .rtr would be a probe's.
     try {
       const queue = relay.spool.layout.queue;
       const send = (i: number) => sendMail({ port: relayPort(relay), from: 'ca@example.com', to: [`r${i}@example.net`], subject: `queued ${i}` });
@@ -65,7 +66,7 @@ describe('smart host outage: messages queued meanwhile', () => {
         assert.equal(field(state, 'First-Queued'), timeOfId(id)!.toISOString(), `${id}: First-Queued is its accept time`);
         assert.equal(field(state, 'Host-Deferred'), 'yes');
         assert.match(field(state, 'Last-Reply'), /ECONNREFUSED/);
-        assert.ok(Date.parse(field(state, 'Next-Attempt')) - Date.parse(field(state, 'Last-Attempt')) >= 3_999, 'next wait is retry[0]');
+        assert.ok(Date.parse(field(state, 'Next-Attempt')) - Date.parse(field(state, 'Last-Attempt')) >= 59_999, 'next wait is retry[0]');
         if (id !== queued[0]) {
           const firstQueued = Date.parse(field(state, 'First-Queued'));
           assert.ok(firstQueued >= burstStart - 1 && firstQueued <= snapshotAt, `${id}: First-Queued within the burst`);
