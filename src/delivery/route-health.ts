@@ -139,9 +139,11 @@ export class RouteHealth {
     state.nextProbeAt = Math.min(state.nextProbeAt, this.#options.clock.now());
   }
 
-  /** Routes down, not being probed, whose probe time has come, each with the messages that could be its probe. */
-  *dueProbes(): Generator<{ route: string; candidates: Iterable<string> }> {
-    const now = this.#options.clock.now();
+  /**
+   * Routes down, not being probed, whose probe time has come by `now`, each with the messages that could be its
+   * probe. The caller passes the same `now` to nextProbeAt, so that no route falls due between the two.
+   */
+  *dueProbes(now = this.#options.clock.now()): Generator<{ route: string; candidates: Iterable<string> }> {
     for (const [route, state] of this.#routes) {
       if (state.down && state.probing === undefined && state.nextProbeAt <= now && state.held.size > 0) {
         yield { route, candidates: state.held };

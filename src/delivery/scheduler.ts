@@ -118,14 +118,16 @@ export class Scheduler {
 
   #pump(): void {
     if (this.#stopped) return;
-    for (const { route, candidates } of this.#routes.dueProbes()) this.#startProbe(route, candidates);
+    // One reading of the clock for both: a route falling due between them would get neither a probe nor a timer.
+    const now = this.#clock.now();
+    for (const { route, candidates } of this.#routes.dueProbes(now)) this.#startProbe(route, candidates);
     while (this.#ordinary < this.#options.concurrency) {
       const next = this.#queue.take();
       if (!next) break;
       this.#ordinary++;
       this.#run(next.name, { force: next.force }, undefined);
     }
-    this.#armProbe();
+    this.#armProbe(now);
   }
 
   /** The route's probe: one of the messages held for it, attempted now whatever its own retry time. */
@@ -205,9 +207,10 @@ export class Scheduler {
     if (news) this.#options.events.hostState({ host, route, up: false, reply });
   }
 
-  #armProbe(): void {
-    // #pump has just started every probe that could start: one due now waits for an attempt to end.
-    const at = this.#routes.nextProbeAt(this.#clock.now());
+  #armProbe(now: number): void {
+    // #pump has just started every probe due by `now` that could start: one due but not started waits for an
+    // attempt to end (its held messages are all ready or in flight).
+    const at = this.#routes.nextProbeAt(now);
     if (at === undefined || this.#stopped) return;
     if (this.#probeTimer !== undefined && at >= this.#probeTimerAt) return;
     this.#clock.clearTimer(this.#probeTimer);
