@@ -3,19 +3,20 @@
 import TinyQueue from 'tinyqueue';
 import type { Clock } from './clock.js';
 
-type Status = 'ready' | 'waiting' | 'in-flight';
-
-interface Item {
-  status: Status;
-  dueAt: number;
-  /** Attempt it even if its .rtr says it is not due: its wait was cut short (its route came back, an operator). */
-  force: boolean;
-  /** When add() first saw it: a listing that began earlier may not show it (see retainOnly). */
-  seenAt: number;
-}
+/**
+ * A name's place in the queue. `seenAt` is when add() first saw it: a listing that began earlier may not show it
+ * (see retainOnly). Only a ready name has `force`: it is passed on as AttemptOptions.force, "attempt it whatever
+ * its .rtr's Next-Attempt says", because its wait was cut short (its route came back). A name that waits again
+ * is a new waiting item, so nothing carries over from one wait to the next.
+ */
+type Item =
+  | { status: 'ready'; force: boolean; seenAt: number }
+  | { status: 'waiting'; dueAt: number; seenAt: number }
+  | { status: 'in-flight'; seenAt: number };
 
 export interface Taken {
   name: string;
+  /** Pass to attempt() as AttemptOptions.force. */
   force: boolean;
 }
 
@@ -47,7 +48,7 @@ export class MessageQueue {
   /** A new name is ready at once; a known one is left as it is. Returns whether it was new. */
   add(name: string): boolean {
     if (this.#stopped || this.#items.has(name)) return false;
-    this.#items.set(name, { status: 'ready', dueAt: 0, force: false, seenAt: this.#clock.now() });
+    this.#items.set(name, { status: 'ready', force: false, seenAt: this.#clock.now() });
     this.#ready.push(name);
     return true;
   }
@@ -90,7 +91,7 @@ export class MessageQueue {
       }
       const item = this.#items.get(name);
       if (!item || item.status !== 'ready') continue; // a stale entry: the item moved on
-      item.status = 'in-flight';
+      this.#items.set(name, { status: 'in-flight', seenAt: item.seenAt });
       return { name, force: item.force };
     }
     return undefined;
@@ -100,16 +101,18 @@ export class MessageQueue {
   takeWaiting(name: string): boolean {
     const item = this.#items.get(name);
     if (!item || item.status !== 'waiting') return false;
-    item.status = 'in-flight';
+    this.#items.set(name, { status: 'in-flight', seenAt: item.seenAt });
     return true;
   }
 
-  /** A waiting name made ready now, to be attempted even before its .rtr time when `force`. */
-  release(name: string, force: boolean): boolean {
+  /**
+   * A waiting name made ready now. `force`: its wait was cut short, so it is attempted even before its .rtr's
+   * Next-Attempt (see Item); without it, the .rtr still decides (an operator rewrote it to "due now").
+   */
+  release(name: string, { force }: { force: boolean }): boolean {
     const item = this.#items.get(name);
     if (!item || item.status !== 'waiting' || this.#stopped) return false;
-    item.status = 'ready';
-    item.force = force;
+    this.#items.set(name, { status: 'ready', force, seenAt: item.seenAt });
     this.#ready.push(name);
     return true;
   }
@@ -118,9 +121,7 @@ export class MessageQueue {
   wait(name: string, at: number): void {
     const item = this.#items.get(name);
     if (!item || this.#stopped) return;
-    item.status = 'waiting';
-    item.dueAt = at;
-    item.force = false;
+    this.#items.set(name, { status: 'waiting', dueAt: at, seenAt: item.seenAt });
     this.#timers.push({ at, name });
     this.#arm();
   }
@@ -155,7 +156,7 @@ export class MessageQueue {
       const item = this.#items.get(entry.name);
       // Entries are never removed from the heap; a stale one (the item moved on) is skipped here.
       if (item && item.status === 'waiting' && item.dueAt === entry.at) {
-        item.status = 'ready';
+        this.#items.set(entry.name, { status: 'ready', force: false, seenAt: item.seenAt });
         this.#ready.push(entry.name);
         due = true;
       }

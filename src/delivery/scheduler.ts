@@ -108,7 +108,7 @@ export class Scheduler {
       this.#pump();
       return;
     }
-    if (this.#queue.release(name, false)) this.#pump();
+    if (this.#queue.release(name, { force: false })) this.#pump();
   }
 
   /** Messages being attempted right now; for the status file. */
@@ -198,7 +198,7 @@ export class Scheduler {
     const host = this.#options.describeRoute?.(route) ?? route;
     if (state === 'up') {
       const { released, wasDown } = this.#routes.succeeded(route);
-      for (const name of released) this.#queue.release(name, true);
+      for (const name of released) this.#queue.release(name, { force: true });
       if (wasDown) this.#options.events.hostState({ host, route, up: true });
       return;
     }

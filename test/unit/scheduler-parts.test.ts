@@ -35,12 +35,24 @@ describe('message queue', () => {
     queue.add('a');
     queue.take();
     queue.wait('a', Date.now() + 1_000);
-    assert.equal(queue.release('a', true), true);
+    assert.equal(queue.release('a', { force: true }), true);
     assert.deepEqual(queue.take(), { name: 'a', force: true });
     mock.timers.tick(1_000);
     assert.equal(due, 0, 'the stale timer entry does not make it ready again');
     assert.equal(queue.take(), undefined);
     assert.equal(queue.takeWaiting('a'), false, 'in flight, not waiting');
+  });
+
+  it('force belongs to one release: a name that waits again and comes due on its timer is not forced', () => {
+    const queue = new MessageQueue(systemClock, () => undefined);
+    queue.add('a');
+    queue.take();
+    queue.wait('a', Date.now() + 1_000);
+    queue.release('a', { force: true });
+    assert.deepEqual(queue.take(), { name: 'a', force: true });
+    queue.wait('a', Date.now() + 2_000);
+    mock.timers.tick(2_000);
+    assert.deepEqual(queue.take(), { name: 'a', force: false });
   });
 
   it('retainOnly() forgets what a listing no longer shows, except names in flight or added since', () => {
