@@ -1,22 +1,10 @@
-// The operator's changes to the queue, made through the files alone so they work with the relay running or not:
-//
-//   retry / flush   the message's .rtr gets Next-Attempt = now (written like the relay writes it: temp file,
-//                   fsync, rename). A running relay's Queue watcher sees the .rtr change and tries it at once.
-//   hold            <id>.rtr, then <id>.eml, are moved from Queue into Hold: nothing tries a file that is not in
-//                   Queue, across restarts too. Moving the .eml is the step that holds it.
-//   release         the .rtr (due now) is written into Queue, then the .eml moved back: tried at once.
-//   delete          <id>.eml is removed, then its .rtr, in the order delivery removes a delivered message: a
-//                   crash in between leaves an .rtr without a message, which the relay's rescan removes.
-//
-// A message a running relay is attempting right now (its status file lists it) is waited for before it is
-// held or deleted, so an upstream 250 cannot race the move; see waitUntilIdle.
-import fsp from 'node:fs/promises';
+// The operator's changes to the queue: retry, hold, release, delete. The files are changed by the spool
+// (src/spool/operator-changes.ts says how each is written); this module decides what may be done to which
+// message, and waits for an attempt in progress: a message a running relay is attempting right now (its status
+// file lists it) is waited for before it is held or deleted, so an upstream 250 cannot race the move.
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorCode } from '../util/error-code.js';
-import { fsyncDir, renameWithRetry, writeFileDurably } from '../spool/durable.js';
-import { dueNowState, formatRetryState } from '../spool/retry-state.js';
-import { QUEUE_SUFFIX, STATE_SUFFIX } from '../spool/spool.js';
+import { markDueNow, moveToHold, moveToQueue, NameTakenError, removeMessage, type MessageFiles } from '../spool/spool.js';
 import { relayLiveness } from '../ops/status-file.js';
 import type { QueueEntry, QueueFiles } from './queue-files.js';
 
@@ -30,20 +18,6 @@ export interface ActionOutcome {
 
 export class QueueActionError extends Error {
   override name = 'QueueActionError';
-}
-
-async function unlinkIfPresent(file: string): Promise<boolean> {
-  try {
-    await fsp.unlink(file);
-    return true;
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT') return false;
-    throw err;
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fsp.access(file).then(() => true, () => false);
 }
 
 export class QueueActions {
@@ -61,76 +35,30 @@ export class QueueActions {
     this.#idleTimeout = options.idleTimeout ?? 15_000;
   }
 
-  #stateTemp(id: string): string {
-    return path.join(this.#files.layout.sortTemp, `${id}-${process.pid}-${process.hrtime.bigint()}.rtr.tmp`);
+  #messageFiles(entry: QueueEntry): MessageFiles {
+    return { id: entry.id, name: path.basename(entry.file), dir: this.#files.dir(entry.place), state: entry.state, queuedAt: entry.queuedAt };
   }
 
   /** Makes a queued message due now. A held one is refused: release it instead. */
   async retry(entry: QueueEntry): Promise<ActionOutcome> {
     if (entry.place === 'hold') return { id: entry.id, result: 'not-held', detail: 'it is held: release it to send it' };
-    const state = dueNowState(entry.state, entry.queuedAt, this.#now());
-    const target = path.join(this.#files.layout.queue, entry.id + STATE_SUFFIX);
-    await writeFileDurably(this.#stateTemp(entry.id), target, formatRetryState(state));
-    if (!(await exists(entry.file))) {
-      // Delivered (or moved) while we wrote: the .rtr we left would be an orphan.
-      await unlinkIfPresent(target);
-      return { id: entry.id, result: 'gone' };
-    }
-    await fsyncDir(this.#files.layout.queue);
-    return { id: entry.id, result: 'due-now' };
+    return { id: entry.id, result: await markDueNow(this.#files.layout, this.#messageFiles(entry), this.#now()) };
   }
 
   async hold(entry: QueueEntry): Promise<ActionOutcome> {
     if (entry.place === 'hold') return { id: entry.id, result: 'already-held' };
     await this.#waitUntilIdle(entry);
-    const hold = this.#files.hold;
-    const eml = entry.id + QUEUE_SUFFIX;
-    const rtr = entry.id + STATE_SUFFIX;
-    if (await exists(path.join(hold, eml))) throw new QueueActionError(`Hold already has a file ${eml}; move it away first`);
-    const queue = this.#files.layout.queue;
-    const movedState = await renameIfPresent(path.join(queue, rtr), path.join(hold, rtr));
-    try {
-      await renameWithRetry(path.join(queue, eml), path.join(hold, eml));
-    } catch (err) {
-      if (errorCode(err) !== 'ENOENT') {
-        if (movedState) await renameIfPresent(path.join(hold, rtr), path.join(queue, rtr)).catch(() => undefined);
-        throw err;
-      }
-      if (movedState) await unlinkIfPresent(path.join(hold, rtr));
-      return { id: entry.id, result: 'gone' };
-    }
-    await fsyncDir(hold);
-    await fsyncDir(queue);
-    return { id: entry.id, result: 'held' };
+    return { id: entry.id, result: await refusingTakenNames(moveToHold(this.#files.layout, this.#files.hold, this.#messageFiles(entry))) };
   }
 
   async release(entry: QueueEntry): Promise<ActionOutcome> {
     if (entry.place !== 'hold') return { id: entry.id, result: 'not-held' };
-    const queue = this.#files.layout.queue;
-    const eml = entry.id + QUEUE_SUFFIX;
-    if (await exists(path.join(queue, eml))) throw new QueueActionError(`Queue already has a file ${eml}; it was not released`);
-    const state = dueNowState(entry.state, entry.queuedAt, this.#now());
-    await writeFileDurably(this.#stateTemp(entry.id), path.join(queue, entry.id + STATE_SUFFIX), formatRetryState(state));
-    try {
-      await renameWithRetry(entry.file, path.join(queue, eml));
-    } catch (err) {
-      await unlinkIfPresent(path.join(queue, entry.id + STATE_SUFFIX));
-      if (errorCode(err) === 'ENOENT') return { id: entry.id, result: 'gone' };
-      throw err;
-    }
-    await fsyncDir(queue);
-    await unlinkIfPresent(path.join(this.#files.hold, entry.id + STATE_SUFFIX));
-    await fsyncDir(this.#files.hold);
-    return { id: entry.id, result: 'released' };
+    return { id: entry.id, result: await refusingTakenNames(moveToQueue(this.#files.layout, this.#messageFiles(entry), this.#now())) };
   }
 
   async delete(entry: QueueEntry): Promise<ActionOutcome> {
     if (entry.place === 'queue') await this.#waitUntilIdle(entry);
-    const dir = this.#files.dir(entry.place);
-    const removed = await unlinkIfPresent(entry.file);
-    await unlinkIfPresent(path.join(dir, entry.id + STATE_SUFFIX));
-    await fsyncDir(dir);
-    return { id: entry.id, result: removed ? 'deleted' : 'gone' };
+    return { id: entry.id, result: await removeMessage(this.#messageFiles(entry)) };
   }
 
   /**
@@ -139,7 +67,7 @@ export class QueueActions {
    * also held. An attempt that outlasts idleTimeout (a hanging smart host) is an error: try again later.
    */
   async #waitUntilIdle(entry: QueueEntry): Promise<void> {
-    const name = entry.id + QUEUE_SUFFIX;
+    const name = path.basename(entry.file);
     const deadline = Date.now() + this.#idleTimeout;
     for (let first = true; ; first = false) {
       const live = await relayLiveness(this.#files.layout.root);
@@ -153,12 +81,12 @@ export class QueueActions {
   }
 }
 
-async function renameIfPresent(from: string, to: string): Promise<boolean> {
+/** The spool's "that name is taken" is the operator's error to act on. */
+async function refusingTakenNames<T>(change: Promise<T>): Promise<T> {
   try {
-    await renameWithRetry(from, to);
-    return true;
+    return await change;
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') return false;
+    if (err instanceof NameTakenError) throw new QueueActionError(err.message);
     throw err;
   }
 }

@@ -4,12 +4,20 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { errorCode } from '../util/error-code.js';
-import { readEnvelopeHead } from '../spool/eml-format.js';
-import { readFileRange } from '../spool/file-ops.js';
-import { holdFolder, prepareLayout, type MailrootLayout } from '../spool/layout.js';
-import { parseRetryState, type RetryState } from '../spool/retry-state.js';
-import { timeOfId } from '../spool/ids.js';
-import { idOf, isQueueMessageName, QUEUE_SUFFIX, STATE_SUFFIX } from '../spool/spool.js';
+import {
+  holdFolder,
+  idOf,
+  isQueueMessageName,
+  parseRetryState,
+  prepareLayout,
+  QUEUE_SUFFIX,
+  readMessageFile,
+  readMessageStart,
+  STATE_SUFFIX,
+  timeOfId,
+  type MailrootLayout,
+  type RetryState,
+} from '../spool/spool.js';
 
 export type Place = 'queue' | 'hold';
 
@@ -101,25 +109,18 @@ export class QueueFiles {
         if (errorCode(err) !== 'ENOENT') throw err;
       }
     }
-    let stat: fs.Stats;
-    let head;
-    try {
-      stat = await fsp.stat(file);
-      head = await readEnvelopeHead(file);
-    } catch (err) {
-      if (errorCode(err) === 'ENOENT') return undefined;
-      if (errorCode(err) === 'EISDIR') return undefined;
-      throw err;
-    }
+    const read = await readMessageFile(file);
+    if (!read.ok && read.reason.missing) return undefined;
     const id = idOf(name);
-    const queuedAt = state?.firstQueued ?? timeOfId(id) ?? stat.mtime;
-    const base = { id, place, file, stateFile: stateFound ? stateFile : undefined, state, size: stat.size, queuedAt };
-    if (!head.ok) return { ...base, sender: '', recipients: [], bodyOffset: 0, unreadable: head.reason };
-    const { sender, recipients, bodyOffset } = head.value;
-    if (sender === undefined || recipients.length === 0) {
-      return { ...base, sender: sender ?? '', recipients, bodyOffset, unreadable: sender === undefined ? 'no X-Sender line' : 'no X-Receiver line' };
+    // The file's time is the last resort, for a hand-made file with neither an .rtr nor a mailroot id.
+    const queuedAt = state?.firstQueued ?? timeOfId(id) ?? (await fsp.stat(file).catch(() => undefined))?.mtime ?? new Date(0);
+    const base = { id, place, file, stateFile: stateFound ? stateFile : undefined, state, queuedAt };
+    if (!read.ok) {
+      const size = (await fsp.stat(file).catch(() => undefined))?.size ?? 0;
+      return { ...base, size, sender: '', recipients: [], bodyOffset: 0, unreadable: read.reason.missing ? 'gone' : read.reason.text };
     }
-    return { ...base, sender, recipients, bodyOffset };
+    const { envelope, size, bodyOffset } = read.value;
+    return { ...base, size, sender: envelope.sender, recipients: envelope.recipients, bodyOffset };
   }
 
   /** The message whose id is `wanted` (or "<id>.eml"), or the only one whose id starts with it. */
@@ -145,7 +146,9 @@ export class QueueFiles {
 
   /** The message's header block (up to 64 KB), for `queue show`. */
   async headers(entry: QueueEntry): Promise<string> {
-    const bytes = await readFileRange(entry.file, entry.bodyOffset, 64 * 1024);
+    const read = await readMessageFile(entry.file);
+    if (!read.ok) return '';
+    const { bytes } = await readMessageStart(read.value, 64 * 1024);
     const text = bytes.toString('utf8');
     const end = text.search(/\r?\n\r?\n/);
     return end === -1 ? text : text.slice(0, end);

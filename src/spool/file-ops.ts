@@ -124,3 +124,11 @@ export async function unlinkIfPresent(file: string): Promise<void> {
     if (errorCode(err) !== 'ENOENT') throw err;
   }
 }
+
+/** Whether `file` exists (anything at that path: a file, a folder, a link). */
+export function fileExists(file: string): Promise<boolean> {
+  return fs.promises.access(file).then(
+    () => true,
+    () => false,
+  );
+}

@@ -12,9 +12,12 @@ export function tempPath(layout: MailrootLayout, id: string, purpose: string): s
   return path.join(layout.sortTemp, `${id}.${purpose}.tmp`);
 }
 
-/** A temp name for a file about an existing message; unique, as several may be written for one id. */
+/**
+ * A temp name for a file about an existing message; unique, as several may be written for one id, by the relay
+ * and by a queue command at the same time.
+ */
 export function scratchPath(layout: MailrootLayout, id: string, purpose: string): string {
-  return tempPath(layout, `${id}-${process.hrtime.bigint()}`, purpose);
+  return tempPath(layout, `${id}-${process.pid}-${process.hrtime.bigint()}`, purpose);
 }
 
 /** Writes `envelope`'s lines, then the message's bytes, to a new durable temp file. */

@@ -32,14 +32,61 @@ export { badmailReport } from './badmail-report.js';
 export { newMessageId } from './ids.js';
 export { prepareLayout } from './layout.js';
 export type { QueuedMessage } from './queued-message.js';
+export { holdFolder, type MailrootLayout } from './layout.js';
+export { timeOfId } from './ids.js';
+export { parseRetryState, type RetryState } from './retry-state.js';
+export { markDueNow, moveToHold, moveToQueue, NameTakenError, removeMessage, type MessageFiles } from './operator-changes.js';
 
 /** Why a queued message cannot be read: its file is gone, or it is not a message (`text` says why). */
 export type QueuedUnreadable = { missing: true } | { missing: false; text: string };
+
+/** A message file in Queue or Hold, opened as untrusted: its envelope lines, or why it is not a message. */
+export async function readMessageFile(file: string): Promise<Result<QueuedMessage, QueuedUnreadable>> {
+  const unreadable = (text: string) => failure<QueuedUnreadable>({ missing: false, text });
+  let result;
+  try {
+    result = await readEnvelopeHead(file);
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return failure({ missing: true });
+    if (errorCode(err) === 'EISDIR') return unreadable('a folder, not a message file');
+    if (err instanceof UntrustedFileError) return unreadable(err.message);
+    throw err;
+  }
+  if (!result.ok) return unreadable(result.reason);
+  const envelope = envelopeOf(result.value);
+  if (!envelope.ok) return unreadable(envelope.reason);
+  const name = path.basename(file);
+  return ok({
+    name,
+    id: idOf(name),
+    path: file,
+    envelope: envelope.value,
+    bodyOffset: result.value.bodyOffset,
+    size: result.size ?? 0,
+    ino: result.ino ?? 0,
+    peek: result.peek ? { bytes: result.peek, complete: result.peekComplete ?? false } : undefined,
+  });
+}
 
 export interface QueueListing {
   messages: string[];
   /** .rtr files whose message is gone (delivered elsewhere, or moved out by an operator). */
   orphanStates: string[];
+}
+
+/** Up to `limit` bytes of the message after the envelope lines; `complete` when that is all of it. */
+export async function readMessageStart(message: QueuedMessage, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
+  // Sized to the message (plus one byte to tell "complete" from "cut"): most are a few KB, and `limit` is
+  // far larger, so a buffer of `limit` per delivery would be mostly garbage.
+  const length = Math.max(1, Math.min(limit + 1, message.size - message.bodyOffset + 1));
+  const { fd } = await openUntrusted(message.path);
+  let bytes: Buffer;
+  try {
+    bytes = await readFromFd(fd, message.bodyOffset, length);
+  } finally {
+    await closeUntrusted(fd);
+  }
+  return bytes.length > limit ? { bytes: bytes.subarray(0, limit), complete: false } : { bytes, complete: true };
 }
 
 export class Spool {
@@ -155,31 +202,8 @@ export class Spool {
     return { messages, orphanStates };
   }
 
-  async readQueuedMessage(name: string): Promise<Result<QueuedMessage, QueuedUnreadable>> {
-    const file = this.queuePath(name);
-    const unreadable = (text: string) => failure<QueuedUnreadable>({ missing: false, text });
-    let result;
-    try {
-      result = await readEnvelopeHead(file);
-    } catch (err) {
-      if (errorCode(err) === 'ENOENT') return failure({ missing: true });
-      if (errorCode(err) === 'EISDIR') return unreadable('a folder, not a message file');
-      if (err instanceof UntrustedFileError) return unreadable(err.message);
-      throw err;
-    }
-    if (!result.ok) return unreadable(result.reason);
-    const envelope = envelopeOf(result.value);
-    if (!envelope.ok) return unreadable(envelope.reason);
-    return ok({
-      name,
-      id: idOf(name),
-      path: file,
-      envelope: envelope.value,
-      bodyOffset: result.value.bodyOffset,
-      size: result.size ?? 0,
-      ino: result.ino ?? 0,
-      peek: result.peek ? { bytes: result.peek, complete: result.peekComplete ?? false } : undefined,
-    });
+  readQueuedMessage(name: string): Promise<Result<QueuedMessage, QueuedUnreadable>> {
+    return readMessageFile(this.queuePath(name));
   }
 
   openBody(message: QueuedMessage): Readable {
@@ -187,18 +211,8 @@ export class Spool {
   }
 
   /** Up to `limit` bytes of the message after the envelope lines; `complete` when that is all of it. */
-  async readMessageStart(message: QueuedMessage, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
-    // Sized to the message (plus one byte to tell "complete" from "cut"): most are a few KB, and `limit` is
-    // far larger, so a buffer of `limit` per delivery would be mostly garbage.
-    const length = Math.max(1, Math.min(limit + 1, message.size - message.bodyOffset + 1));
-    const { fd } = await openUntrusted(message.path);
-    let bytes: Buffer;
-    try {
-      bytes = await readFromFd(fd, message.bodyOffset, length);
-    } finally {
-      await closeUntrusted(fd);
-    }
-    return bytes.length > limit ? { bytes: bytes.subarray(0, limit), complete: false } : { bytes, complete: true };
+  readMessageStart(message: QueuedMessage, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
+    return readMessageStart(message, limit);
   }
 
   async readRetryState(name: string): Promise<RetryState | undefined> {

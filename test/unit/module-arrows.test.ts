@@ -68,6 +68,16 @@ describe('module arrows', () => {
     assert.ok(lines.some((line) => line.from.startsWith('pickup/') && line.target === 'spool/spool.ts'), 'the rule reads the import lines');
   });
 
+  it('the queue commands change files only through the spool API', async () => {
+    const lines = await importLines();
+    const internal = lines.filter((line) => line.from.startsWith('queue-admin/') && line.target.startsWith('spool/') && line.target !== 'spool/spool.ts');
+    assert.deepEqual(
+      internal.map((line) => `${line.from} -> ${line.target}`),
+      [],
+    );
+    assert.ok(lines.some((line) => line.from.startsWith('queue-admin/') && line.target === 'spool/spool.ts'), 'the rule reads the import lines');
+  });
+
   it('data flows one way: smtp and pickup feed the spool, delivery uses transport, nothing points back', async () => {
     const lines = await importLines();
     assert.deepEqual(crossing(lines, 'spool', ['smtp', 'pickup', 'delivery', 'transport', 'relay', 'cli']), []);
