@@ -12,7 +12,8 @@ import type { Clock } from './clock.js';
 type Item =
   | { status: 'ready'; force: boolean; seenAt: number }
   | { status: 'waiting'; dueAt: number; seenAt: number }
-  | { status: 'in-flight'; seenAt: number };
+  /** `reportedAgain`: add() was called for it during the attempt (see remove). */
+  | { status: 'in-flight'; seenAt: number; reportedAgain?: true };
 
 export interface Taken {
   name: string;
@@ -45,9 +46,12 @@ export class MessageQueue {
     return this.#ready.length - this.#readyHead;
   }
 
-  /** A new name is ready at once; a known one is left as it is. Returns whether it was new. */
+  /** A new name is ready at once; a known one is left as it is (noted if in flight). Returns whether it was new. */
   add(name: string): boolean {
-    if (this.#stopped || this.#items.has(name)) return false;
+    if (this.#stopped) return false;
+    const known = this.#items.get(name);
+    if (known?.status === 'in-flight') known.reportedAgain = true;
+    if (known) return false;
     this.#items.set(name, { status: 'ready', force: false, seenAt: this.#clock.now() });
     this.#ready.push(name);
     return true;
@@ -61,9 +65,14 @@ export class MessageQueue {
     return this.#items.get(name)?.status === 'waiting';
   }
 
-  /** Forgets a name (delivered, in Badmail, gone). */
-  remove(name: string): void {
+  /**
+   * Forgets a name (delivered, in Badmail, gone). Returns true when the name was reported again while its attempt
+   * ran: that report may have been a new file moved in under the same name, which the caller should look for.
+   */
+  remove(name: string): boolean {
+    const item = this.#items.get(name);
     this.#items.delete(name);
+    return item?.status === 'in-flight' && item.reportedAgain === true;
   }
 
   /**

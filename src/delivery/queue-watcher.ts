@@ -36,6 +36,8 @@ export class QueueWatcher {
   /** Returns at once: the first listing runs in the background so a huge Queue never delays the listener. */
   start(): void {
     this.#options.spool.onQueued((name) => this.#options.scheduler.notify(name));
+    // A file moved in under the name of a message being attempted: found now, not at the next rescan.
+    this.#options.scheduler.onReportedDuringAttempt((name) => this.#notifyIfPresent(name));
     this.#watch();
     void this.rescan();
     this.#rescanTimer = setInterval(() => void this.rescan(), this.#options.rescanInterval);
@@ -50,10 +52,7 @@ export class QueueWatcher {
         const name = file?.toString();
         if (name?.endsWith(STATE_SUFFIX)) return this.#stateChanged(name);
         if (!name || !isQueueMessageName(name)) return;
-        // 'rename' also reports removals (every delivered message): only a file that exists is news.
-        fs.access(path.join(queueDir, name), (err) => {
-          if (!err) this.#options.scheduler.notify(name);
-        });
+        this.#notifyIfPresent(name);
       });
     } catch (err) {
       this.#options.log.warn('cannot watch Queue; relying on rescans', { error: (err as Error).message });
@@ -65,6 +64,13 @@ export class QueueWatcher {
       this.#watcher?.close();
       this.#watcher = undefined;
       void this.rescan();
+    });
+  }
+
+  /** Watch events for 'rename' also report removals (every delivered message): only a file that exists is news. */
+  #notifyIfPresent(name: string): void {
+    fs.access(path.join(this.#options.spool.layout.queue, name), (err) => {
+      if (!err && !this.#stopped) this.#options.scheduler.notify(name);
     });
   }
 

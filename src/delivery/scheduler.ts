@@ -48,6 +48,7 @@ export class Scheduler {
   #probeTimer: unknown;
   #probeTimerAt = Infinity;
   #stopped = false;
+  readonly #reportedDuringAttempt: Array<(name: string) => void> = [];
 
   constructor(options: SchedulerOptions) {
     this.#options = options;
@@ -90,6 +91,15 @@ export class Scheduler {
    */
   retainOnly(present: Set<string>, listedAt: number): void {
     for (const name of this.#queue.retainOnly(present, listedAt)) this.#routes.drop(name);
+  }
+
+  /**
+   * Called with a name that was reported (notify) while an attempt of it was running, once that attempt has taken
+   * its file out of Queue (delivered, Badmail, gone): the report may have been a new file an operator moved in
+   * under the same name, which the listener looks for. Usually it was the echo of the relay's own write.
+   */
+  onReportedDuringAttempt(listener: (name: string) => void): void {
+    this.#reportedDuringAttempt.push(listener);
   }
 
   /** True when the message waits for a timer: an operator's "retry now" (see QueueWatcher) may cut that short. */
@@ -174,8 +184,8 @@ export class Scheduler {
       case 'delivered':
       case 'badmail':
       case 'gone':
-        this.#queue.remove(name);
         this.#routes.drop(name);
+        if (this.#queue.remove(name)) for (const listener of this.#reportedDuringAttempt) listener(name);
         break;
       case 'not-due':
         this.#queue.wait(name, outcome.at.getTime());
