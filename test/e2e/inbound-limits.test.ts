@@ -187,7 +187,7 @@ describe('inbound limits: connections, timeouts, disk space', { timeout: 60_000 
   });
 
   it('disconnects an idle client after idleTimeout with 421', async () => {
-    const r = await startLoggedRelay(upstream.address, { idleTimeout: '1s' });
+    const r = await startLoggedRelay(upstream.address, { idleTimeout: '500ms' });
     try {
       const { client } = await RawSmtp.open({ port: portOf(r.relay) });
       assert.equal((await client.command('EHLO client.test')).code, 250);
@@ -199,13 +199,13 @@ describe('inbound limits: connections, timeouts, disk space', { timeout: 60_000 
   });
 
   it('ends a DATA transfer that trickles past dataTimeout with 421, keeping nothing (slowloris)', async () => {
-    const r = await startLoggedRelay(upstream.address, { idleTimeout: '10s', dataTimeout: '1s' });
+    const r = await startLoggedRelay(upstream.address, { idleTimeout: '10s', dataTimeout: '500ms' });
     try {
       const { client } = await RawSmtp.open({ port: portOf(r.relay) });
       await openTransaction(client, 'a@example.com', ['b@example.net']);
       await client.write('Subject: slow\r\n\r\n');
       // One byte every 100 ms keeps the idle timer happy for ever; only the DATA deadline ends it.
-      for (let i = 0; i < 100 && !client.isClosed; i++) {
+      for (let i = 0; i < 50 && !client.isClosed; i++) {
         await client.write('x').catch(() => undefined);
         await sleep(100);
       }
@@ -254,30 +254,31 @@ describe('inbound limits: connections, timeouts, disk space', { timeout: 60_000 
 
   it('answers abusive talkers with smtp-server\'s own errors', async () => {
     // Early talkers are refused only while a greetingDelay holds the greeting (the default, 0, greets at once).
-    const r = await startLoggedRelay(upstream.address, { greetingDelay: '1s' });
+    const r = await startLoggedRelay(upstream.address, { greetingDelay: '500ms' });
     try {
       const port = portOf(r.relay);
+      // All four connect at once, so the greetingDelay is waited out once, not once per talker.
+      const greeted = Promise.all([RawSmtp.open({ port }), RawSmtp.open({ port }), RawSmtp.open({ port })]);
       const early = await RawSmtp.connect({ port });
       await early.write('EHLO too.soon\r\n');
       assert.match((await early.repliesUntilClosed()).map((x) => x.text).join('\n'), /421 .*You talk too soon/);
+      const [http, junk, flood] = await greeted;
 
-      const http = await RawSmtp.open({ port });
       assert.equal((await http.client.command('GET / HTTP/1.1')).text, '421 4.4.2 HTTP requests not allowed');
 
-      const junk = await RawSmtp.open({ port });
       let last: Reply | undefined;
       for (let i = 0; i < 10 && !junk.client.isClosed; i++) last = await junk.client.command(`BOGUS${i}`);
       assert.equal(last?.text, '421 4.4.2 Error: too many unrecognized commands');
 
-      // 5000 pipelined RCPTs in one write: 100 accepted, the rest 452, and the server stays responsive.
-      const flood = await RawSmtp.open({ port });
+      // 1000 pipelined RCPTs in one write (ten times the limit): 100 accepted, the rest 452, and the server stays responsive.
       await flood.client.command('EHLO client.test');
       await flood.client.command('MAIL FROM:<a@example.com>');
-      await flood.client.write(Array.from({ length: 5000 }, (_, i) => `RCPT TO:<n${i}@example.net>\r\n`).join(''));
+      await flood.client.write(Array.from({ length: 1000 }, (_, i) => `RCPT TO:<n${i}@example.net>\r\n`).join(''));
       const codes: number[] = [];
-      for (let i = 0; i < 5000; i++) codes.push((await flood.client.reply()).code);
+      for (let i = 0; i < 1000; i++) codes.push((await flood.client.reply()).code);
       assert.equal(codes.filter((c) => c === 250).length, 100);
-      assert.equal(codes.filter((c) => c === 452).length, 4900);
+      assert.equal(codes.filter((c) => c === 452).length, 900);
+      assert.equal((await flood.client.command('NOOP')).code, 250, 'still answering after the flood');
       await flood.client.quit();
     } finally {
       await r.relay.stop();

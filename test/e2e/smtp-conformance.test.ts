@@ -261,7 +261,7 @@ describe('SMTP conformance: notices for local reasons', () => {
   });
 
   it('returns only the headers with a delay notice, and none for NOTIFY without DELAY', async () => {
-    await withRelay({}, { delayNotify: '1s', expire: '1h' }, async (relay, upstream) => {
+    await withRelay({}, { delayNotify: '300ms', retry: ['200ms'], expire: '1h' }, async (relay, upstream) => {
       upstream.rcptScript = (rcpt) => (rcpt !== 'app@example.com' ? [451, '4.3.0 try later'] : undefined);
       await transaction(relay, ['MAIL FROM:<app@example.com>', 'RCPT TO:<later@example.net>', 'RCPT TO:<silent@example.net> NOTIFY=FAILURE'], MESSAGE);
       const { report } = await notice(upstream, 'the delay notice');

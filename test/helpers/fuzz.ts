@@ -113,11 +113,15 @@ export async function fuzzSession(port: number, d: Dice): Promise<void> {
       }
       if (d.chance(0.5)) await sleep(d.int(20));
     }
+    // QUIT and a half-close end when the server closes; a reset at once; a client that just stops talking is
+    // dropped after a short look at what the server still says.
     const ending = d.int(4);
+    const leftMs = Math.max(1, Math.min(200, deadline - Date.now()));
     if (ending === 0) await client.write('QUIT\r\n').catch(() => undefined);
     else if (ending === 1) client.socket.resetAndDestroy();
     else if (ending === 2) client.socket.end();
-    await sleep(Math.max(0, Math.min(200, deadline - Date.now())));
+    if (ending === 0 || ending === 2) await client.repliesUntilClosed(leftMs).catch(() => undefined);
+    else if (ending === 3) await sleep(leftMs);
   } finally {
     clearTimeout(killer);
     client.destroy();
