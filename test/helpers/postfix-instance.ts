@@ -13,6 +13,7 @@ import fsp from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { unusedPort } from './ports.js';
 
 const POSTFIX = '/usr/sbin/postfix';
 const SASLPASSWD2 = '/usr/sbin/saslpasswd2';
@@ -45,14 +46,6 @@ export function postfixSkipReason(): string | undefined {
     return `postconf -a failed: ${(err as Error).message}`;
   }
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Resolves when something on 127.0.0.1:port sends an SMTP greeting. */
@@ -159,7 +152,7 @@ export class PostfixInstance {
     await fsp.copyFile(options.cert, path.join(etc, 'cert.pem'));
     await fsp.copyFile(options.key, path.join(etc, 'key.pem'));
     await fsp.chmod(path.join(etc, 'key.pem'), 0o600);
-    const port = await freePort();
+    const port = await unusedPort();
     const hostname = 'postfix-upstream.test';
     const sasldb = path.join(sasl, 'sasldb2');
     await fsp.writeFile(path.join(sasl, 'smtpd.conf'), `pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: ${sasldb}\n`);
