@@ -161,9 +161,14 @@ function randomCandidate(ranges: PortRange[]): number {
  * until it exits: no other test process is handed it, and no connection takes it meanwhile.
  */
 export async function unusedPort(): Promise<number> {
-  prepare();
   const ranges = candidateRanges();
   if (sizeOf(ranges) === 0) throw new Error(`every loopback port from 1024 up is in the ephemeral range ${JSON.stringify(ephemeralRanges())}`);
+  return unusedPortIn(ranges);
+}
+
+/** unusedPort from `ranges` only (its own tests use a narrow range). */
+export async function unusedPortIn(ranges: PortRange[]): Promise<number> {
+  prepare();
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const port = randomCandidate(ranges);
     if (seen.has(port)) continue;
@@ -172,5 +177,5 @@ export async function unusedPort(): Promise<number> {
     if (await listensOn(port)) return port;
     release(port);
   }
-  throw new Error(`no free loopback port outside the ephemeral range ${JSON.stringify(ephemeralRanges())} after ${ATTEMPTS} tries`);
+  throw new Error(`no free loopback port in ${JSON.stringify(ranges)} after ${ATTEMPTS} tries`);
 }

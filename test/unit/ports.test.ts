@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { candidateRanges, RESERVATIONS, unusedPort } from '../helpers/ports.js';
+import { candidateRanges, RESERVATIONS, unusedPort, unusedPortIn, type PortRange } from '../helpers/ports.js';
 
 const PORTS_MODULE = new URL('../helpers/ports.js', import.meta.url).href;
 
@@ -32,11 +32,14 @@ function listenOnce(port: number): Promise<void> {
   });
 }
 
-/** Another test process: takes `count` ports, prints them as JSON, and exits when its stdin closes. */
-function otherProcess(count: number): Promise<{ ports: number[]; pid: number; exit: () => Promise<void> }> {
-  const code = `const { unusedPort } = await import(${JSON.stringify(PORTS_MODULE)});
+/** Another test process: takes up to `count` ports (from `block`), prints them as JSON, and exits when its stdin closes. */
+function otherProcess(count: number, block?: PortRange): Promise<{ ports: number[]; pid: number; exit: () => Promise<void> }> {
+  const take = block ? `unusedPortIn([${JSON.stringify(block)}])` : 'unusedPort()';
+  const code = `const { unusedPort, unusedPortIn } = await import(${JSON.stringify(PORTS_MODULE)});
 const ports = [];
-for (let i = 0; i < ${count}; i++) ports.push(await unusedPort());
+try {
+  for (let i = 0; i < ${count}; i++) ports.push(await ${take});
+} catch {}
 process.stdout.write(JSON.stringify(ports) + '\\n');
 process.stdin.resume();
 process.stdin.on('end', () => process.exit(0));`;
@@ -52,10 +55,36 @@ process.stdin.on('end', () => process.exit(0));`;
   });
 }
 
+/**
+ * A random block of `size` ports that unusedPort hands out. Random, so that other runs of this file on the machine
+ * (other checkouts' suites) rarely share it; when they do, they only hold some of its ports.
+ */
+function randomBlock(size: number): PortRange {
+  const ranges = candidateRanges().filter(([low, high]) => high - low + 1 >= size);
+  const [low, high] = ranges[Math.floor(Math.random() * ranges.length)]!;
+  const start = low + Math.floor(Math.random() * (high - low + 2 - size));
+  return [start, start + size - 1];
+}
+
+/** Every port this process can still get from `block`: unusedPortIn throws once none is left (one more than the block holds: a repeat). */
+async function drain(block: PortRange): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length <= block[1] - block[0] + 1) {
+    try {
+      ports.push(await unusedPortIn([block]));
+    } catch {
+      break;
+    }
+  }
+  return ports;
+}
+
+const within = ([low, high]: PortRange) => (port: number) => port >= low && port <= high;
+
 describe('unusedPort', () => {
   it('hands out loopback ports outside the kernel\'s ephemeral range that are free to listen on', async () => {
     const ephemeral = kernelEphemeralRanges();
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 10; i++) {
       const port = await unusedPort();
       assert.ok(port >= 1024 && port <= 65535, `${port} is a valid unprivileged port`);
       for (const [low, high] of ephemeral) assert.ok(port < low || port > high, `${port} is outside the ephemeral range ${low}-${high}`);
@@ -65,19 +94,26 @@ describe('unusedPort', () => {
 
   it('never hands out the same port twice in one process', async () => {
     const ports: number[] = [];
-    for (let i = 0; i < 300; i++) ports.push(await unusedPort());
+    for (let i = 0; i < 50; i++) ports.push(await unusedPort());
     assert.equal(new Set(ports).size, ports.length);
+    // From a block of 10, at most 10 ports and then an error, not a port again.
+    const block = randomBlock(10);
+    const fromBlock = await drain(block);
+    assert.ok(fromBlock.length > 0 && fromBlock.length <= 10 && fromBlock.every(within(block)), JSON.stringify(fromBlock));
+    assert.equal(new Set(fromBlock).size, fromBlock.length);
   });
 
   it('does not hand out a port another live process holds, and that process\'s reservations go when it exits', async () => {
-    // 400 ports each from about 27 000: without the reservations, about six would be handed to both.
-    const other = await otherProcess(400);
+    // The other process takes half of a block of 20 and keeps them; this one then takes what it can of the block.
+    const block = randomBlock(20);
+    const other = await otherProcess(10, block);
     let exited = false;
     try {
+      assert.ok(other.ports.length > 0 && other.ports.every(within(block)), JSON.stringify(other.ports));
       for (const port of other.ports) assert.equal(fs.readFileSync(path.join(RESERVATIONS, String(port)), 'utf8'), String(other.pid));
-      const mine = new Set<number>();
-      for (let i = 0; i < 400; i++) mine.add(await unusedPort());
-      assert.deepEqual(other.ports.filter((port) => mine.has(port)), [], 'no port of the other process is handed out here');
+      const mine = await drain(block);
+      assert.ok(mine.length > 0, 'this process got the rest of the block');
+      assert.deepEqual(other.ports.filter((port) => mine.includes(port)), [], 'no port of the other process is handed out here');
       await other.exit();
       exited = true;
       assert.deepEqual(other.ports.filter((port) => fs.existsSync(path.join(RESERVATIONS, String(port)))), [], 'its reservations are removed at its exit');
@@ -89,8 +125,8 @@ describe('unusedPort', () => {
   it('removes old reservations of processes that are gone, and keeps those of live processes', async () => {
     const gone = await otherProcess(1);
     await gone.exit();
-    const [low, high] = candidateRanges()[0]!;
-    const free = [...Array(high - low + 1).keys()].map((i) => low + i).filter((port) => !fs.existsSync(path.join(RESERVATIONS, String(port))));
+    const [low] = randomBlock(50);
+    const free = [...Array(50).keys()].map((i) => low + i).filter((port) => !fs.existsSync(path.join(RESERVATIONS, String(port))));
     const [stale, live] = [path.join(RESERVATIONS, String(free[0])), path.join(RESERVATIONS, String(free[1]))];
     const longAgo = new Date(Date.now() - 10 * 60_000);
     try {
