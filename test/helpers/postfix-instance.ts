@@ -92,11 +92,14 @@ postlog   unix-dgram n - n - 1 postlogd
 const GUARD = `
 dir=$1
 cleanup() {
-  ${POSTFIX} -c "$dir/etc" stop >/dev/null 2>&1
+  # SIGTERM to the master is what \`postfix stop\` sends; it then polls in whole seconds, this in 50 ms steps.
   pid=$(tr -d ' \\n' < "$dir/queue/pid/master.pid" 2>/dev/null)
   if [ -n "$pid" ]; then
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+  else
+    ${POSTFIX} -c "$dir/etc" stop >/dev/null 2>&1
   fi
   rm -rf "$dir"
 }
@@ -105,11 +108,11 @@ trap 'exit 1' HUP INT TERM
 # The queue and data directories as \`postfix start\` would make them, and quick-start: its integrity checks (post-install
 # create-missing, 4 s here) are for a long-lived installation, not a fresh directory.
 q=$dir/queue
-for d in active bounce corrupt defer deferred flush hold incoming private saved trace; do install -d -m 700 -o postfix "$q/$d"; done
+install -d -m 700 -o postfix "$q/active" "$q/bounce" "$q/corrupt" "$q/defer" "$q/deferred" "$q/flush" "$q/hold" "$q/incoming" \\
+  "$q/private" "$q/saved" "$q/trace" "$dir/data"
 install -d -m 730 -o postfix -g postdrop "$q/maildrop"
 install -d -m 710 -o postfix -g postdrop "$q/public"
 install -d -m 755 "$q/pid"
-install -d -m 700 -o postfix "$dir/data"
 touch "$q/quick-start"
 if ! ${POSTFIX} -c "$dir/etc" start >"$dir/start.log" 2>&1; then
   echo "failed: $(cat "$dir/start.log" "$dir/maillog" 2>/dev/null | tail -5 | tr '\\n' ' ')"
