@@ -172,12 +172,14 @@ case "$cmd" in
   stop)
     need_root
     # What \`postfix stop\` does (SIGTERM to the master), without its waits in whole seconds; it stays the fallback.
+    clean=
     if running && pid=$(master_pid); then
       kill -TERM "$pid" 2>/dev/null || true
       for _ in $(seq 1 200); do
         running || break
         sleep 0.05
       done
+      running || clean=1
     fi
     if running; then postfix stop >&2 || true; fi
     for _ in $(seq 1 50); do
@@ -186,7 +188,7 @@ case "$cmd" in
     done
     # A clean stop of an instance that passed the checks at its start: the next start may skip them, as after
     # \`postfix quick-stop\`.
-    running || touch "$(postconf -h queue_directory)/quick-start"
+    if [ -n "$clean" ]; then touch "$(postconf -h queue_directory)/quick-start"; fi
     postsuper -d ALL >/dev/null 2>&1 || true
     for f in main.cf master.cf; do
       if [ -f "$CONF/$f$BACKUP_SUFFIX" ]; then mv -f "$CONF/$f$BACKUP_SUFFIX" "$CONF/$f"; fi
