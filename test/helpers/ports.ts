@@ -78,6 +78,8 @@ export const RESERVATIONS = path.join(os.tmpdir(), 'mailroot-test-ports');
 const seen = new Set<number>();
 /** Reservation files this process made, removed at exit. */
 const reserved = new Set<string>();
+/** candidateRanges(), read once. */
+let candidates: PortRange[] | undefined;
 let prepared = false;
 
 function processGone(pid: number): boolean {
@@ -161,7 +163,7 @@ function randomCandidate(ranges: PortRange[]): number {
  * until it exits: no other test process is handed it, and no connection takes it meanwhile.
  */
 export async function unusedPort(): Promise<number> {
-  const ranges = candidateRanges();
+  const ranges = (candidates ??= candidateRanges());
   if (sizeOf(ranges) === 0) throw new Error(`every loopback port from 1024 up is in the ephemeral range ${JSON.stringify(ephemeralRanges())}`);
   return unusedPortIn(ranges);
 }
