@@ -18,9 +18,10 @@ export async function removeDir(ctx: BenchContext, dir: string): Promise<void> {
   if (!ctx.options.keep) await fs.rm(dir, { recursive: true, force: true });
 }
 
-export function spawnRelay(ctx: BenchContext, mailroot: string, smartHost: string): Promise<BenchRelay> {
+/** The relay with the run's settings; `args` are the scenario's own `mailroot serve` flags. */
+export function spawnRelay(ctx: BenchContext, mailroot: string, smartHost: string, args: string[] = []): Promise<BenchRelay> {
   const { relayLogLevel, relayArgs, relayNodeArgs, relayEnv } = ctx.options;
-  return BenchRelay.launch({ mailroot, smartHost, logLevel: relayLogLevel, args: relayArgs, nodeArgs: relayNodeArgs, env: relayEnv });
+  return BenchRelay.launch({ mailroot, smartHost, logLevel: relayLogLevel, args: [...args, ...relayArgs], nodeArgs: relayNodeArgs, env: relayEnv });
 }
 
 export function rssTarget(label: string, peakKb: number | undefined, limitMb: number): Target {

@@ -21,11 +21,18 @@ const PEER_P99_FACTOR = 0.5;
 const label = (upstream: Upstream, mode: ConnectionMode) =>
   `${upstream}, ${mode === 'sessions' ? 'session: MAIL' : 'per connection: connect'}-to-250`;
 
+/** The upstream in `state`; its close may be called more than once. */
 async function upstreamFor(state: Upstream): Promise<{ smartHost: string; close: () => Promise<void> }> {
+  const { smartHost, close } = await startUpstream(state);
+  let closed: Promise<void> | undefined;
+  return { smartHost, close: () => (closed ??= close()) };
+}
+
+async function startUpstream(state: Upstream): Promise<{ smartHost: string; close: () => Promise<void> }> {
   if (state === 'up') {
     const sink = Sink.create();
     await sink.listen(0);
-    return { smartHost: `127.0.0.1:${sink.port}`, close: () => sink.kill() };
+    return { smartHost: `127.0.0.1:${sink.port}`, close: () => sink.release() };
   }
   if (state === 'down') return { smartHost: `127.0.0.1:${await unusedPort()}`, close: async () => undefined };
   const silent = await startSilentServer();
@@ -56,7 +63,9 @@ async function measure(ctx: BenchContext, dir: string, name: MtaName, state: Ups
         figures[`${label(state, mode)} p99 ms`] = round(percentile(times, 99), 2);
         figures[`${label(state, mode)} max ms`] = round(Math.max(...times), 2);
       }
-      const pss = await mta.stop(2_000); // a hanging upstream holds deliveries in flight: do not wait out their grace
+      // The upstream goes first: a hanging one holds the relay's deliveries in flight, and its stop would wait them out.
+      await upstream.close();
+      const pss = await mta.stop(2_000);
       figures[`${state}: peak PSS MB`] = mb(pss);
       if (mta.relay) figures[`${state}: peak RSS MB`] = mb(mta.relay.peakRssKb);
       return mta.relay?.peakRssKb;

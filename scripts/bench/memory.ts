@@ -20,21 +20,46 @@ function childrenByParent(): Map<number, number[]> {
   return map;
 }
 
-/** The PSS of `root` and every descendant, in kB; undefined without /proc. */
-export function treePssKb(root: number): number | undefined {
-  if (!fs.existsSync('/proc/self/smaps_rollup')) return undefined;
-  const children = childrenByParent();
-  let total = 0;
+/** Whether the kernel lists each thread's children (CONFIG_PROC_CHILDREN): far cheaper than reading every process. */
+const HAS_CHILDREN_FILES = fs.existsSync(`/proc/self/task/${process.pid}/children`);
+
+/** The children of `pid`, from its threads' children files. */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      for (const child of fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) if (child) found.push(Number(child));
+    }
+  } catch {
+    // gone meanwhile
+  }
+  return found;
+}
+
+/** `root` and its descendants. */
+function treeOf(root: number): number[] {
+  const children = HAS_CHILDREN_FILES ? undefined : childrenByParent();
+  const tree: number[] = [];
   const stack = [root];
   while (stack.length > 0) {
     const pid = stack.pop()!;
+    tree.push(pid);
+    stack.push(...(children ? (children.get(pid) ?? []) : childrenOf(pid)));
+  }
+  return tree;
+}
+
+/** The PSS of `root` and every descendant, in kB; undefined without /proc. */
+export function treePssKb(root: number): number | undefined {
+  if (!fs.existsSync('/proc/self/smaps_rollup')) return undefined;
+  let total = 0;
+  for (const pid of treeOf(root)) {
     try {
       const match = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
       if (match) total += Number(match[1]);
     } catch {
       // gone, or not ours to read
     }
-    stack.push(...(children.get(pid) ?? []));
   }
   return total;
 }
@@ -45,11 +70,8 @@ export function treePssKb(root: number): number | undefined {
  */
 export function treeCpuSeconds(root: number): number | undefined {
   if (!fs.existsSync(`/proc/${root}/stat`)) return undefined;
-  const children = childrenByParent();
   let ticks = 0;
-  const stack = [root];
-  while (stack.length > 0) {
-    const pid = stack.pop()!;
+  for (const pid of treeOf(root)) {
     try {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -58,7 +80,6 @@ export function treeCpuSeconds(root: number): number | undefined {
     } catch {
       // gone meanwhile
     }
-    stack.push(...(children.get(pid) ?? []));
   }
   return ticks / 100; // USER_HZ
 }

@@ -47,18 +47,19 @@ export async function startMta(ctx: BenchContext, name: MtaName, mailroot: strin
   const peer = ctx.peer;
   if (!peer) throw new Error('no peer in this run');
   await peer.relayTo(Number(smartHost.slice(smartHost.lastIndexOf(':') + 1)));
-  const master = await peer.masterPid();
+  const master = peer.masterPid;
   const pss = new PeakPss(() => master);
-  let peak: number | undefined;
+  let stopped: Promise<number | undefined> | undefined;
   return {
     name,
     port: peer.port,
     upstreamBack: () => peer.flush(),
     cpuSeconds: () => (master === undefined ? undefined : treeCpuSeconds(master)),
-    stop: async () => {
-      peak ??= pss.stop();
-      await peer.clear();
-      return peak;
-    },
+    stop: () =>
+      (stopped ??= (async () => {
+        const peak = pss.stop();
+        await peer.clear();
+        return peak;
+      })()),
   };
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { onCleanup } from './cleanup.js';
-import { unusedPort, sleep } from './util.js';
+import { unusedPort } from './util.js';
 
 const run = promisify(execFile);
 const SCRIPT = fileURLToPath(new URL('../../../scripts/postfix-peer.sh', import.meta.url));
@@ -24,11 +24,14 @@ export function peerUnavailable(): string | undefined {
 export class PostfixPeer {
   readonly name = 'postfix';
   readonly port: number;
+  /** The master process (a reload keeps it). */
+  readonly masterPid: number | undefined;
   #stopped = false;
   readonly #untrack: () => void;
 
-  private constructor(port: number) {
+  private constructor(port: number, masterPid: number | undefined) {
     this.port = port;
+    this.masterPid = masterPid;
     this.#untrack = onCleanup(() => this.stop());
   }
 
@@ -45,15 +48,13 @@ export class PostfixPeer {
   /** Installs (if missing), configures and starts Postfix on a free loopback port, relaying to `sinkPort`. */
   static async start(sinkPort: number): Promise<PostfixPeer> {
     const port = await unusedPort();
-    await PostfixPeer.#script(['start', String(port), String(sinkPort)]);
-    return new PostfixPeer(port);
+    const pid = Number(await PostfixPeer.#script(['start', String(port), String(sinkPort)]));
+    return new PostfixPeer(port, pid > 0 ? pid : undefined);
   }
 
-  /** Relays to another loopback port from now on; the queue is emptied. */
+  /** Empties the queue and relays to another loopback port from now on (the script waits out the reload). */
   async relayTo(sinkPort: number): Promise<void> {
-    await PostfixPeer.#script(['clear']);
     await PostfixPeer.#script(['relay', String(sinkPort)]);
-    await sleep(500); // postfix reload restarts its daemons as they finish their current work
   }
 
   /** The upstream is back: try the deferred messages now (mailroot finds out by itself with its probe). */
@@ -63,11 +64,6 @@ export class PostfixPeer {
 
   async clear(): Promise<void> {
     await PostfixPeer.#script(['clear']);
-  }
-
-  async masterPid(): Promise<number | undefined> {
-    const pid = Number(await PostfixPeer.#script(['pid']).catch(() => ''));
-    return pid > 0 ? pid : undefined;
   }
 
   async stop(): Promise<void> {

@@ -5,12 +5,12 @@ import { SMTPServer } from 'smtp-server';
 import { setGreetingDelay } from '../../src/smtp/greeting.js';
 import { nowMs } from './util.js';
 
-export type SinkRequest = { type: 'listen'; port: number } | { type: 'stats' } | { type: 'close' };
+export type SinkRequest = { type: 'listen'; port: number } | { type: 'stats' } | { type: 'reset' };
 export type SinkReply =
   | { type: 'listening'; port: number }
   | { type: 'error'; message: string }
   | { type: 'stats'; count: number; firstAt: number | null; lastAt: number | null; connections: number }
-  | { type: 'closed' };
+  | { type: 'reset' };
 
 let server: SMTPServer | undefined;
 let count = 0;
@@ -52,18 +52,26 @@ function listen(port: number): void {
   });
 }
 
-function close(): void {
+/** Stops listening, drops every connection and zeroes the counts: the next scenario starts from nothing. */
+function reset(): void {
   const smtp = server;
   server = undefined;
-  if (!smtp) return reply({ type: 'closed' });
+  const done = () => {
+    count = 0;
+    firstAt = null;
+    lastAt = null;
+    connections = 0;
+    reply({ type: 'reset' });
+  };
+  if (!smtp) return done();
   const connectionsOf = smtp as unknown as { connections?: Set<{ _socket: net.Socket }> };
   for (const conn of connectionsOf.connections ?? []) conn._socket.destroy();
-  smtp.close(() => reply({ type: 'closed' }));
+  smtp.close(done);
 }
 
 process.on('message', (request: SinkRequest) => {
   if (request.type === 'listen') listen(request.port);
   else if (request.type === 'stats') reply({ type: 'stats', count, firstAt, lastAt, connections });
-  else if (request.type === 'close') close();
+  else if (request.type === 'reset') reset();
 });
 process.on('disconnect', () => process.exit(0));

@@ -98,7 +98,7 @@ export async function runStartup(ctx: BenchContext): Promise<ScenarioResult> {
       await relay.stop();
     }
   } finally {
-    await sink.kill();
+    await sink.release();
     ctx.progress('scenario 5: removing the queue files');
     await removeDir(ctx, dir);
   }

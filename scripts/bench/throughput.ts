@@ -118,7 +118,7 @@ async function measure(ctx: BenchContext, name: MtaName, dir: string): Promise<M
       await mta.stop(5_000);
     }
   } finally {
-    await sink.kill();
+    await sink.release();
   }
 }
 

@@ -13,6 +13,7 @@ import fsp from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { unusedPort } from './ports.js';
 
 const POSTFIX = '/usr/sbin/postfix';
 const SASLPASSWD2 = '/usr/sbin/saslpasswd2';
@@ -45,14 +46,6 @@ export function postfixSkipReason(): string | undefined {
     return `postconf -a failed: ${(err as Error).message}`;
   }
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Resolves when something on 127.0.0.1:port sends an SMTP greeting. */
@@ -99,11 +92,14 @@ postlog   unix-dgram n - n - 1 postlogd
 const GUARD = `
 dir=$1
 cleanup() {
-  ${POSTFIX} -c "$dir/etc" stop >/dev/null 2>&1
+  # SIGTERM to the master is what \`postfix stop\` sends; it then polls in whole seconds, this in 50 ms steps.
   pid=$(tr -d ' \\n' < "$dir/queue/pid/master.pid" 2>/dev/null)
   if [ -n "$pid" ]; then
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+  else
+    ${POSTFIX} -c "$dir/etc" stop >/dev/null 2>&1
   fi
   rm -rf "$dir"
 }
@@ -112,11 +108,11 @@ trap 'exit 1' HUP INT TERM
 # The queue and data directories as \`postfix start\` would make them, and quick-start: its integrity checks (post-install
 # create-missing, 4 s here) are for a long-lived installation, not a fresh directory.
 q=$dir/queue
-for d in active bounce corrupt defer deferred flush hold incoming private saved trace; do install -d -m 700 -o postfix "$q/$d"; done
+install -d -m 700 -o postfix "$q/active" "$q/bounce" "$q/corrupt" "$q/defer" "$q/deferred" "$q/flush" "$q/hold" "$q/incoming" \\
+  "$q/private" "$q/saved" "$q/trace" "$dir/data"
 install -d -m 730 -o postfix -g postdrop "$q/maildrop"
 install -d -m 710 -o postfix -g postdrop "$q/public"
 install -d -m 755 "$q/pid"
-install -d -m 700 -o postfix "$dir/data"
 touch "$q/quick-start"
 if ! ${POSTFIX} -c "$dir/etc" start >"$dir/start.log" 2>&1; then
   echo "failed: $(cat "$dir/start.log" "$dir/maillog" 2>/dev/null | tail -5 | tr '\\n' ' ')"
@@ -159,7 +155,7 @@ export class PostfixInstance {
     await fsp.copyFile(options.cert, path.join(etc, 'cert.pem'));
     await fsp.copyFile(options.key, path.join(etc, 'key.pem'));
     await fsp.chmod(path.join(etc, 'key.pem'), 0o600);
-    const port = await freePort();
+    const port = await unusedPort();
     const hostname = 'postfix-upstream.test';
     const sasldb = path.join(sasl, 'sasldb2');
     await fsp.writeFile(path.join(sasl, 'smtpd.conf'), `pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: ${sasldb}\n`);
