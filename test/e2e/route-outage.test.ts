@@ -78,7 +78,7 @@ describe('per-route outages', () => {
     const hang = await startHangingHost();
     const relay = await startRelay({
       smartHost: main.address,
-      settings: { routes: { 'corp.example': hang.address }, smartHostTimeout: '2s', concurrency: '1', retry: ['60s'], probeInterval: '100ms' },
+      settings: { routes: { 'corp.example': hang.address }, smartHostTimeout: '3s', concurrency: '1', retry: ['60s'], probeInterval: '100ms' },
     });
     try {
       const port = relayPort(relay);
@@ -112,7 +112,7 @@ describe('per-route outages', () => {
     const second = await new Upstream().start();
     const relay = await startRelay({
       smartHost: hang.address,
-      settings: { smartHost: [hang.address, second.address], smartHostTimeout: '2s', hostDownTime: '300ms', concurrency: '1' },
+      settings: { smartHost: [hang.address, second.address], smartHostTimeout: '3s', hostDownTime: '300ms', concurrency: '1' },
     });
     try {
       const port = relayPort(relay);

@@ -145,9 +145,9 @@ export class Upstream {
   /** Stops listening and cuts every open connection (the smart host goes down hard). */
   async stop(): Promise<void> {
     const server = this.#server;
-    this.#server = undefined;
     if (!server) return;
-    this.#dropAll();
+    this.#dropAll(); // while #server still names the server: without it, an open connection held close() for 30 s
+    this.#server = undefined;
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
