@@ -8,6 +8,7 @@ import { Pickup } from './pickup/pickup.js';
 import { InboundServer, type BoundAddress } from './smtp/server.js';
 import { Spool } from './spool/spool.js';
 import { DeliveryAgent } from './delivery/agent.js';
+import { systemClock, type Clock } from './delivery/clock.js';
 import { Bouncer } from './delivery/bouncer.js';
 import { QueueWatcher } from './delivery/queue-watcher.js';
 import { Scheduler } from './delivery/scheduler.js';
@@ -19,6 +20,11 @@ import { Alerts } from './ops/alerts.js';
 
 /** A route whose hosts answer 421 (or fail for the operator's reason), and local errors, are retried at the first retry interval, at most this long. */
 const SLOW_RETRY_CAP = 60_000;
+
+export interface RelayStartOptions {
+  /** The clock delivery schedules by (retry and probe times); tests pass one they can move forward. */
+  clock?: Clock;
+}
 
 export class Relay {
   readonly config: Readonly<Config>;
@@ -34,7 +40,7 @@ export class Relay {
   /** Operator alerts; the Windows service adds its Event Log writer with alerts.onAlert(). */
   readonly alerts: Alerts;
 
-  private constructor(config: Readonly<Config>, log: Logger, spool: Spool) {
+  private constructor(config: Readonly<Config>, log: Logger, spool: Spool, clock: Clock) {
     this.config = config;
     this.#log = log;
     this.spool = spool;
@@ -77,6 +83,7 @@ export class Relay {
       maxHopCount: config.maxHopCount,
       delayNotify: config.delayNotify,
       log,
+      now: () => new Date(clock.now()),
     });
     this.scheduler = new Scheduler({
       agent,
@@ -86,6 +93,7 @@ export class Relay {
       describeRoute: (route) => describeRoute(route, routeDescriptions),
       log,
       events,
+      clock,
     });
     this.#watcher = new QueueWatcher({ spool, scheduler: this.scheduler, rescanInterval: config.rescanInterval, log });
     this.pickup = new Pickup({
@@ -130,9 +138,9 @@ export class Relay {
   }
 
   /** Opens the mailroot, starts listening, then starts delivery; the queue scan runs in the background. */
-  static async start(config: Readonly<Config>, log: Logger): Promise<Relay> {
+  static async start(config: Readonly<Config>, log: Logger, options: RelayStartOptions = {}): Promise<Relay> {
     const spool = await Spool.open(config.mailroot);
-    const relay = new Relay(config, log, spool);
+    const relay = new Relay(config, log, spool, options.clock ?? systemClock);
     try {
       await relay.#inbound.start();
     } catch (err) {

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
 import http from 'node:http';
-import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { Alert } from '../../src/ops/alerts.js';
 import { sendMail } from '../helpers/client.js';
 import { dropFile } from '../helpers/pickup.js';
-import { eventually, filesIn, relayPort, startRelay } from '../helpers/relay.js';
+import { dropIntoQueue, eventually, filesIn, relayPort, startRelay } from '../helpers/relay.js';
 import { SecureUpstream } from '../helpers/secure-upstream.js';
 import { makeTestCa, type TestCa } from '../helpers/test-ca.js';
 import { TokenEndpoint } from '../helpers/token-endpoint.js';
@@ -39,7 +37,7 @@ describe('operator alerts', { skip: FETCH_TO_LOOPBACK_UNDER_WINE && `the tests w
     const relay = await startRelay({
       smartHost: smartHost.address,
       settings: {
-        alertSmartHostDown: '1s',
+        alertSmartHostDown: '300ms',
         alertMailTo: ['admin@example.org'],
         alertMailVia: adminRoute.address,
         alertWebhook: hook.url,
@@ -73,18 +71,20 @@ describe('operator alerts', { skip: FETCH_TO_LOOPBACK_UNDER_WINE && `the tests w
     upstream.dataScript = () => [451, '4.3.0 Try later'];
     const relay = await startRelay({
       smartHost: upstream.address,
-      settings: { alertWebhook: hook.url, alertQueueAge: '2s', alertInterval: '1h', retry: ['10m'] },
+      settings: { alertWebhook: hook.url, alertQueueAge: '500ms', alertInterval: '1h', retry: ['10m'] }, // checked every 250 ms
     });
     try {
+      // A message that waits (451) with an old arrival time in its id: the oldest in Queue from the start, so the
+      // one alert of the interval is about it, whatever else has waited 500 ms by then.
+      const old = '20200101T000000000Z-0001-0123456789';
+      await dropIntoQueue(relay.spool.layout.queue, `${old}.eml`, 'a@example.com', ['b@example.net'], '\r\nold\r\n');
       for (const to of ['nobody1@example.net', 'nobody2@example.net']) {
         await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: [to] });
       }
       await eventually(async () => (await filesIn(relay.spool.layout.badmail, '.bad')).length === 2, 15_000, 'two files in Badmail');
-      // A message that waits (451) with an old arrival time in its id.
-      const old = '20200101T000000000Z-0001-0123456789';
-      await fs.writeFile(path.join(relay.spool.layout.queue, `${old}.eml`), 'X-Sender: <a@example.com>\r\nX-Receiver: <b@example.net>\r\n\r\nold\r\n');
       await eventually(() => hook.alerts.some((a) => a.kind === 'queue-age'), 15_000, 'the queue-age alert');
-      await new Promise((resolve) => setTimeout(resolve, 1500)); // several more checks: still one alert (interval 1h)
+      // Alerts keep real time (no injected clock): three more checks, 250 ms apart, still make one alert (interval 1h).
+      await new Promise((resolve) => setTimeout(resolve, 800));
       assert.deepEqual(hook.alerts.map((a) => a.kind).sort(), ['badmail', 'queue-age']);
       assert.match(hook.alerts.find((a) => a.kind === 'queue-age')!.message, /since 2020-01-01T00:00:00\.000Z/);
     } finally {

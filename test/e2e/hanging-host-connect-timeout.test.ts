@@ -17,7 +17,7 @@ describe('a smart host that accepts and never greets', () => {
     const corp = await startHangingHost();
     const relay = await startRelay({
       smartHost: main.address,
-      settings: { routes: { 'corp.example': corp.address }, concurrency: 2, smartHostTimeout: '60s', smartHostConnectTimeout: '1s' },
+      settings: { routes: { 'corp.example': corp.address }, concurrency: 2, smartHostTimeout: '60s', smartHostConnectTimeout: '500ms' },
     });
     try {
       const port = relayPort(relay);
@@ -41,7 +41,7 @@ describe('a smart host that accepts and never greets', () => {
     const second = await new Upstream().start();
     const relay = await startRelay({
       smartHost: hanging.address,
-      settings: { smartHost: [hanging.address, second.address], smartHostTimeout: '60s', smartHostConnectTimeout: '1s' },
+      settings: { smartHost: [hanging.address, second.address], smartHostTimeout: '60s', smartHostConnectTimeout: '500ms' },
     });
     try {
       const { response } = await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['ops@example.net'], subject: 'failover' });

@@ -29,7 +29,7 @@ describe('delivery by MX', () => {
       .set('mx2.example.test', { a: ['127.0.0.3'] })
       .set('implicit.test', { a: ['127.0.0.3'] })
       .set('nomail.test', { mx: [[0, '.']] });
-    const relay = await startRelay({ smartHost: 'mx', settings: { dnsServers: [dns.address], outboundPort: String(port), hostDownTime: '1m' } });
+    const relay = await startRelay({ smartHost: 'mx', settings: { dnsServers: [dns.address], outboundPort: String(port), hostDownTime: '1m', retry: ['200ms'] } });
     const send = async (to: string) => {
       const { response } = await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: [to], subject: to });
       assert.match(response, /^250 /);

@@ -19,7 +19,7 @@ describe('probes before a message is due', () => {
   // test/unit/scheduler.test.ts; here the real relay shows its effect, waiting for the second attempt.
   it('a host answering 421 is asked again at slowRetry, not every probeInterval', async () => {
     const host = await startRefusingHost();
-    const relay = await startRelay({ smartHost: `127.0.0.1:${host.port}`, settings: { retry: ['2s'], probeInterval: '100ms' } });
+    const relay = await startRelay({ smartHost: `127.0.0.1:${host.port}`, settings: { retry: ['1s'], probeInterval: '50ms' } });
     try {
       const queue = relay.spool.layout.queue;
       const { response } = await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['only@example.net'], subject: 'probe me' });
@@ -30,8 +30,8 @@ describe('probes before a message is due', () => {
       assert.match(before.text, /^Last-Reply: 421 /m);
 
       await eventually(async () => /^Attempts: 2\r$/m.test((await onlyState(queue))?.text ?? ''), 10_000, 'the second attempt recorded');
-      // The route's probe (slowRetry, 2 s: it answered) and the message's own retry (2 s) may each have made one
-      // connection; probing every probeInterval (100 ms) would have made about 20.
+      // The route's probe (slowRetry, 1 s: it answered) and the message's own retry (1 s) may each have made one
+      // connection; probing every probeInterval (50 ms) would have made about 20.
       assert.ok(host.connections() <= 3, `the 421 host was asked ${host.connections()} times for two attempts`);
       const after = (await onlyState(queue))!;
       assert.equal(after.name, before.name);
@@ -104,7 +104,7 @@ describe('a local error in delivery', () => {
     // The host answers only after 500 ms: time to make SortTemp unusable before the first attempt ends, so that
     // recording its failure is a local error (a file named SortTemp: no temp file can be created).
     const host = await startRefusingHost(0, 500);
-    const relay = await startRelay({ smartHost: `127.0.0.1:${host.port}`, settings: { retry: ['1s'], probeInterval: '100ms' } });
+    const relay = await startRelay({ smartHost: `127.0.0.1:${host.port}`, settings: { retry: ['300ms'], probeInterval: '100ms' } });
     const sortTemp = relay.spool.layout.sortTemp;
     try {
       const { response } = await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['only@example.net'], subject: 'stuck' });

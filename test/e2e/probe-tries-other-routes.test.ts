@@ -20,7 +20,7 @@ describe('a route probe', () => {
       smartHost: main.address,
       settings: {
         routes: { 'corp.example': `127.0.0.1:${corpPort}`, 'hang.example': hang.address },
-        smartHostTimeout: '6s',
+        smartHostTimeout: '3s',
         probeInterval: '100ms',
         retry: ['60s'],
       },
@@ -33,7 +33,8 @@ describe('a route probe', () => {
       await eventually(() => relay.scheduler.routeStates().find((r) => r.route === 'corp.example')?.held === 2, 10_000, 'both held for corp');
       await corp.start(corpPort);
       const subjects = () => corp.received.map((m) => /^Subject: (.*)$/m.exec(m.data.toString('latin1'))?.[1]?.trim());
-      await eventually(() => subjects().includes('corp only'), 3_000, 'the corp backlog within a few probeIntervals');
+      // Well before hang.example's timeout (3 s), which a probe held up by that host would wait out.
+      await eventually(() => subjects().includes('corp only'), 2_000, 'the corp backlog within a few probeIntervals');
     } finally {
       await relay.stop(200);
       await hang.close();

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sendMail } from '../helpers/client.js';
-import { dropIntoQueue, eventually, filesIn, relayPort, startRelay, tempMailroot } from '../helpers/relay.js';
+import { dropIntoQueue, eventually, filesIn, relayPort, startRelay, SteppedClock, tempMailroot } from '../helpers/relay.js';
 import { Upstream } from '../helpers/upstream.js';
 
 describe('restart and hand-made queue files', () => {
@@ -12,7 +12,7 @@ describe('restart and hand-made queue files', () => {
     const port = upstream.port;
     await upstream.stop();
     const mailroot = await tempMailroot();
-    const first = await startRelay({ mailroot, smartHost: `127.0.0.1:${port}`, settings: { retry: ['2s'] } });
+    const first = await startRelay({ mailroot, smartHost: `127.0.0.1:${port}`, settings: { retry: ['300ms'] } });
     for (let i = 0; i < 3; i++) await sendMail({ port: relayPort(first), from: 'a@example.com', to: [`b${i}@example.net`] });
     await first.stop();
     assert.equal((await filesIn(path.join(mailroot, 'Queue'), '.eml')).length, 3);
@@ -20,7 +20,7 @@ describe('restart and hand-made queue files', () => {
     // The new relay reads the schedule from the .rtr files (if the first one got to write them) and delivers
     // each message when it comes due.
     await upstream.start(port);
-    const second = await startRelay({ mailroot, smartHost: upstream.address, settings: { retry: ['2s'] } });
+    const second = await startRelay({ mailroot, smartHost: upstream.address, settings: { retry: ['300ms'] } });
     try {
       await upstream.waitFor(3);
       await eventually(async () => (await filesIn(path.join(mailroot, 'Queue'))).length === 0, 10_000, 'Queue to empty');
@@ -46,14 +46,23 @@ describe('restart and hand-made queue files', () => {
     const rtr = path.join(queue, '20261130T000000000Z-0001-aaaaaaaaaa.rtr');
     await fs.writeFile(rtr, state);
     // An hour ahead is within the longest retry interval (2 h): waited for. (Beyond it, the wait is capped.)
-    const relay = await startRelay({ mailroot, smartHost: upstream.address, settings: { retry: ['1s', '2h'] } });
+    const clock = new SteppedClock();
+    const relay = await startRelay({ mailroot, smartHost: upstream.address, settings: { retry: ['1s', '2h'] }, clock });
     try {
       const [message] = await upstream.waitFor(1);
       assert.match(message!.data.toString(), /Subject: goes/);
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await eventually(async () => (await filesIn(queue, '.eml')).length === 1 && relay.scheduler.inFlight === 0, 10_000, 'the other message settled');
+      // A listing finds it again, and time jumps to a minute before its Next-Attempt: nothing is attempted.
+      await relay.rescan();
+      clock.advance(now + 3_600_000 - 60_000 - clock.now());
+      assert.equal(relay.scheduler.inFlight, 0, 'nothing attempted before the Next-Attempt');
       assert.equal(upstream.received.length, 1, 'the message with a future Next-Attempt is not sent');
       assert.equal(await fs.readFile(rtr, 'utf8'), state, 'its .rtr is left as it was');
       assert.deepEqual(await filesIn(queue), ['20261130T000000000Z-0001-aaaaaaaaaa.eml', '20261130T000000000Z-0001-aaaaaaaaaa.rtr']);
+      // At its Next-Attempt it is attempted (the timer due on the jump starts it at once).
+      clock.advance(60_000);
+      assert.equal(relay.scheduler.inFlight, 1, 'attempted at its Next-Attempt');
+      await eventually(() => relay.scheduler.inFlight === 0, 20_000, 'that attempt to end');
     } finally {
       await relay.stop();
       await upstream.stop();

@@ -112,7 +112,7 @@ describe('per-route outages', () => {
     const second = await new Upstream().start();
     const relay = await startRelay({
       smartHost: hang.address,
-      settings: { smartHost: [hang.address, second.address], smartHostTimeout: '3s', hostDownTime: '1s', concurrency: '1' },
+      settings: { smartHost: [hang.address, second.address], smartHostTimeout: '3s', hostDownTime: '300ms', concurrency: '1' },
     });
     try {
       const port = relayPort(relay);

@@ -50,7 +50,7 @@ describe('smart host failover', () => {
   it('moves to the second host when the first dies mid-run, loses nothing, and returns to the first once it is back', async () => {
     const first = await new Upstream().start();
     const second = await new Upstream().start();
-    const relay = await startRelay({ smartHost: first.address, settings: { smartHost: [first.address, second.address], hostDownTime: '1s' } });
+    const relay = await startRelay({ smartHost: first.address, settings: { smartHost: [first.address, second.address], hostDownTime: '300ms', retry: ['200ms'] } });
     const sent: string[] = [];
     const send = async (subject: string) => {
       const { response } = await sendMail({ port: relayPort(relay), from: 'ca@example.com', to: ['ops@example.net'], subject });

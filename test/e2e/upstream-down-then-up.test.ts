@@ -19,7 +19,7 @@ describe('smart host outages', () => {
     const port = upstream.port;
     await upstream.stop();
     // Second retry a minute away: without the backlog release the messages would wait that long.
-    const relay = await startRelay({ smartHost: `127.0.0.1:${port}`, settings: { retry: ['1s', '60s'] } });
+    const relay = await startRelay({ smartHost: `127.0.0.1:${port}`, settings: { retry: ['200ms', '60s'] } });
     try {
       await sendSome(relayPort(relay), 5, 'outage');
       const queue = relay.spool.layout.queue;
@@ -45,7 +45,7 @@ describe('smart host outages', () => {
 
   it('keeps accepting at once while the smart host hangs, and retries after the timeout', async () => {
     const silent = await startSilentServer();
-    const relay = await startRelay({ smartHost: `127.0.0.1:${silent.port}`, settings: { smartHostTimeout: '1s' } });
+    const relay = await startRelay({ smartHost: `127.0.0.1:${silent.port}`, settings: { smartHostTimeout: '500ms' } });
     try {
       await sendSome(relayPort(relay), 3, 'hang');
       const queue = relay.spool.layout.queue;
@@ -63,7 +63,7 @@ describe('smart host outages', () => {
     const upstream = await new Upstream().start();
     let refusals = 2;
     upstream.dataScript = () => (refusals-- > 0 ? [451, '4.3.0 try again later'] : undefined);
-    const relay = await startRelay({ smartHost: upstream.address, settings: { retry: ['1s'] } });
+    const relay = await startRelay({ smartHost: upstream.address, settings: { retry: ['200ms'] } });
     try {
       await sendSome(relayPort(relay), 1, 'soft');
       const [message] = await upstream.waitFor(1, 20_000);

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config, ConfigKey } from '../../src/config/schema.js';
+import type { Clock } from '../../src/delivery/clock.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Relay } from '../../src/relay.js';
 import { tempDir } from './temp-dir.js';
@@ -15,6 +16,8 @@ export interface TestRelayOptions {
   mailroot?: string;
   smartHost: string;
   settings?: Partial<Record<ConfigKey, unknown>>;
+  /** The clock delivery schedules by; a SteppedClock lets a test jump to a retry or probe time. */
+  clock?: Clock;
 }
 
 /** The tests' relay config: a loopback listener on a free port, short retries and timeouts, then `settings`. */
@@ -39,7 +42,62 @@ export async function startRelay(options: TestRelayOptions): Promise<Relay> {
   const mailroot = options.mailroot ?? (await tempMailroot());
   const config = testRelayConfig(mailroot, options.smartHost, options.settings);
   const log = createLogger({ level: process.env.TEST_LOG === '1' ? 'debug' : 'error', console: process.env.TEST_LOG === '1' });
-  return Relay.start(config, log);
+  return Relay.start(config, log, options.clock ? { clock: options.clock } : {});
+}
+
+interface SteppedTimer {
+  at: number;
+  fn: () => void;
+  real: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Real time plus the jumps a test makes with advance(): delivery runs as usual in real time, and a test shows
+ * that nothing happens before a retry or probe time by jumping to just before it (timers then due fire at once)
+ * instead of sleeping through it.
+ */
+export class SteppedClock implements Clock {
+  #offset = 0;
+  readonly #timers = new Set<SteppedTimer>();
+
+  now(): number {
+    return Date.now() + this.#offset;
+  }
+
+  setTimer(fn: () => void, ms: number): unknown {
+    const wait = Math.max(0, ms);
+    const timer: SteppedTimer = { at: this.now() + wait, fn, real: undefined };
+    timer.real = setTimeout(() => this.#fire(timer), Math.min(wait, 2 ** 31 - 1));
+    timer.real.unref();
+    this.#timers.add(timer);
+    return timer;
+  }
+
+  clearTimer(timer: unknown): void {
+    const t = timer as SteppedTimer | undefined;
+    if (t && this.#timers.delete(t)) clearTimeout(t.real);
+  }
+
+  /** Moves time forward by `ms`; the timers that are due now fire at once, earliest first. */
+  advance(ms: number): void {
+    this.#offset += ms;
+    const now = this.now();
+    const due = [...this.#timers].filter((t) => t.at <= now).sort((a, b) => a.at - b.at);
+    for (const timer of due) this.#fire(timer);
+  }
+
+  #fire(timer: SteppedTimer): void {
+    if (!this.#timers.delete(timer)) return;
+    clearTimeout(timer.real);
+    if (timer.at > this.now()) {
+      // A real timer can fire a little early; wait for the rest.
+      this.#timers.add(timer);
+      timer.real = setTimeout(() => this.#fire(timer), timer.at - this.now());
+      timer.real.unref();
+      return;
+    }
+    timer.fn();
+  }
 }
 
 export function relayPort(relay: Relay): number {

@@ -51,6 +51,9 @@ export class SecureUpstream {
     const methods = [...(o.password ? ['PLAIN', 'LOGIN'] : []), ...(o.token ? ['XOAUTH2'] : [])];
     const auth = methods.length > 0;
     const server = new SMTPServer({
+      // stop() answers open connections 421 and closes them after this, instead of waiting up to 30 s for the
+      // relay to close its idle pooled connection (the exchanger goes down, as a test means by it).
+      closeTimeout: 100,
       secure: o.implicit === true,
       key: fs.readFileSync(o.key),
       cert: fs.readFileSync(o.cert),
