@@ -131,14 +131,14 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
   const deadline = Date.now() + options.drainTimeout;
   const delivered = () => new Set(upstream.received.map((m) => testIdOf(m.data)));
   while (Date.now() < deadline && [...acked].some((id) => !delivered().has(id))) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   // A message's file leaves Queue just after the upstream's 250 (the unlink is a thread-pool call): on a busy
   // machine the last one may still be there when it arrives, so count what is left once that had its time.
   const left = async () =>
     (await fs.readdir(path.join(mailroot, 'Queue'))).filter((n) => n.endsWith('.eml')).length +
     (await fs.readdir(path.join(mailroot, 'Pickup'))).length;
-  while (Date.now() < deadline && (await left()) > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+  while (Date.now() < deadline && (await left()) > 0) await new Promise((resolve) => setTimeout(resolve, 50));
   const queueLeft = await left();
   await relay.stop();
   await upstream.stop();
