@@ -48,7 +48,7 @@ export async function runFlapping(count: number, seed: number, drainTimeout: num
       ),
     );
     transport.close();
-    await moreCycles(2); // a few more flaps with mail still queued
+    await Promise.race([moreCycles(2), flapper]); // a few more flaps with mail still queued (or the flapper's error)
     flapping = false;
     await flapper;
     await upstream.waitFor(count, drainTimeout).catch(() => undefined);
