@@ -22,7 +22,10 @@ async function setup(failpoint: string, upstreamScript?: (u: Upstream) => void) 
   upstreamScript?.(upstream);
   const mailroot = await tempMailroot();
   const relay = new RelayProcess({ mailroot, port: await unusedPort(), smartHost: upstream.address, args: ['--retry', '1s', '--rescan-interval', '1s'] });
-  await relay.start({ MR_FAILPOINT: failpoint });
+  await relay.start({ MR_FAILPOINT: failpoint }).catch(async (err: unknown) => {
+    await upstream.stop(); // or its server would keep this test process alive
+    throw err;
+  });
   let restarted: Relay | undefined;
   return {
     upstream,
