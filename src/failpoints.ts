@@ -3,7 +3,8 @@
 //
 // Crash points: the process kills itself (SIGKILL, no cleanup) the first time it reaches the point.
 // Stall points: the first time, the next fsync (or rename) that file-ops.ts makes blocks the thread that makes
-// it for MR_STALL_MS (default 2000), as a disk that hangs would: the thread is really blocked, not a timer.
+// it for MR_STALL_MS (default 2000), as a disk that hangs would: the thread is really blocked, not a timer. A test
+// may end the stall sooner by opening the stall's FIFO (mr-stall-*/fifo under the relay's TMPDIR) for writing.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -68,15 +69,18 @@ export function stallPoolThread(stall: Stall): Promise<void> {
   const fifo = path.join(stall.dir, 'fifo');
   execFileSync('mkfifo', [fifo]);
   const opened = new Promise<number>((resolve, reject) => fs.open(fifo, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+  let timer: NodeJS.Timeout | undefined;
   const release = () => {
     try {
       fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
-    } catch {
-      setTimeout(release, 10); // ENXIO: the pool thread has not reached open(2) yet
+    } catch (err) {
+      // ENXIO: the pool thread has not reached open(2) yet. Anything else (the folder gone): the stall is over.
+      if ((err as NodeJS.ErrnoException).code === 'ENXIO') timer = setTimeout(release, 10);
     }
   };
-  setTimeout(release, stall.ms);
+  timer = setTimeout(release, stall.ms);
   return opened.then((fd) => {
+    clearTimeout(timer); // a test may have ended the stall first
     fs.closeSync(fd);
     done();
   });

@@ -59,7 +59,8 @@ describe('corrupt and foreign files, operator races', () => {
 
   it('delivers a file moved in again under the same name during delivery of the first copy', async () => {
     const upstream = await new Upstream().start();
-    const relay = await startRelay({ smartHost: upstream.address });
+    // The second copy, moved in under the name of a message in flight, is found by the next rescan.
+    const relay = await startRelay({ smartHost: upstream.address, settings: { rescanInterval: '200ms' } });
     const { queue } = relay.spool.layout;
     try {
       const hold = upstream.holdNextData();
@@ -78,7 +79,7 @@ describe('corrupt and foreign files, operator races', () => {
 
   it('keeps working when an operator deletes and recreates the Queue folder', async () => {
     const upstream = await new Upstream().start();
-    const relay = await startRelay({ smartHost: upstream.address });
+    const relay = await startRelay({ smartHost: upstream.address, settings: { rescanInterval: '200ms' } });
     const { queue } = relay.spool.layout;
     try {
       await sendMail({ port: relayPort(relay), from: 'a@example.com', to: ['one@example.net'] });

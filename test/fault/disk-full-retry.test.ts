@@ -26,7 +26,7 @@ describe('disk full when an .rtr is due', () => {
     const mountPoint = disk.mountPoint;
     if (disk.skip || !mountPoint) return t.skip(disk.skip || 'no mount');
     const host = await startRefusingHost();
-    const relay = await startRelay({ mailroot: mountPoint, smartHost: `127.0.0.1:${host.port}`, settings: { retry: ['1s'], minFreeSpace: '0' } });
+    const relay = await startRelay({ mailroot: mountPoint, smartHost: `127.0.0.1:${host.port}`, settings: { retry: ['250ms'], minFreeSpace: '0' } });
     let stopped = false;
     try {
       const queue = relay.spool.layout.queue;

@@ -39,18 +39,19 @@ describe('the mailroot lock', () => {
     const mailroot = await tempMailroot();
     await fs.writeFile(path.join(mailroot, 'mailroot.lock'), '999999\n'); // left by a relay that died
     const smartHost = `127.0.0.1:${await unusedPort()}`;
-    for (let round = 0; round < 2; round++) {
-      const relays = [new RelayProcess({ mailroot, port: await unusedPort(), smartHost }), new RelayProcess({ mailroot, port: await unusedPort(), smartHost })];
-      const results = await Promise.allSettled(relays.map((r) => r.start()));
-      const running = relays.filter((r) => r.running);
-      try {
-        assert.equal(running.length, 1, `round ${round}: ${results.map((r) => r.status).join(', ')}`);
-        const loser = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        assert.match(String(loser?.reason), /is in use by (process \d+|another process)/);
-      } finally {
-        // kill -9 leaves no stale state behind: the next round starts on the same mailroot at once.
-        for (const relay of relays) await relay.kill9();
-      }
+    const relays = [new RelayProcess({ mailroot, port: await unusedPort(), smartHost }), new RelayProcess({ mailroot, port: await unusedPort(), smartHost })];
+    const results = await Promise.allSettled(relays.map((r) => r.start()));
+    const running = relays.filter((r) => r.running);
+    try {
+      assert.equal(running.length, 1, results.map((r) => r.status).join(', '));
+      const loser = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      assert.match(String(loser?.reason), /is in use by (process \d+|another process)/);
+    } finally {
+      for (const relay of relays) await relay.kill9();
     }
+    // kill -9 leaves no stale state behind: the mailroot can be held again at once (the race itself is repeated
+    // in-process above; a third relay process would only add its start-up).
+    const spool = await Spool.open(mailroot);
+    await spool.close();
   });
 });

@@ -22,6 +22,11 @@ export interface CrashHarnessOptions {
   /** Kill after a random wait in [minGap, maxGap] ms of running. */
   minGap: number;
   maxGap: number;
+  /**
+   * Instead of the wait: kill once the clients have had a random number in [min, max] of 250s from the relay since
+   * it (re)started, so that each kill falls in the middle of the load however fast the machine is.
+   */
+  killAfterAcks?: [number, number];
   seed: number;
   /** Give up waiting for the drain after this long. */
   drainTimeout: number;
@@ -35,6 +40,8 @@ export interface CrashHarnessReport {
   duplicates: number;
   ghosts: number;
   kills: number;
+  /** Kills made while the clients were still sending. */
+  killsUnderLoad: number;
   sortTempLeftovers: string[];
   invalidQueueFiles: string[];
   /** Files still in Queue or Pickup after the drain. */
@@ -68,6 +75,9 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
   await relay.start();
 
   const acked = new Set<string>(); // got 250, or was moved into Pickup: the relay owns it
+  let smtpAcks = 0;
+  let killsUnderLoad = 0;
+  let onAck = () => undefined as void;
   const pending = Array.from({ length: options.messages }, (_, i) => `m${options.seed}-${i}`);
   const sortTempLeftovers: string[] = [];
   const invalidQueueFiles: string[] = [];
@@ -84,6 +94,8 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
             raw: `From: ca@example.com\r\nTo: ops@example.net\r\nSubject: ${id}\r\nX-Test-Id: ${id}\r\n\r\n${'x'.repeat(512)}\r\n`,
           });
           acked.add(id);
+          smtpAcks++;
+          onAck();
         } catch {
           pending.push(id); // no 250: the client still owns it and sends it again
           await new Promise((resolve) => setTimeout(resolve, 50));
@@ -94,9 +106,20 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
     }
   };
 
+  /** Resolves after `n` more 250s to the clients, or at once when the clients are done. */
+  const moreAcks = async (n: number) => {
+    const until = smtpAcks + n;
+    while (smtpAcks < until && !loadDone) await new Promise<void>((resolve) => (onAck = resolve));
+  };
   const chaos = async () => {
     for (let kill = 1; kill <= options.kills; kill++) {
-      await new Promise((resolve) => setTimeout(resolve, options.minGap + random() * (options.maxGap - options.minGap)));
+      if (options.killAfterAcks) {
+        const [min, max] = options.killAfterAcks;
+        await moreAcks(min + Math.floor(random() * (max - min + 1)));
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, options.minGap + random() * (options.maxGap - options.minGap)));
+      }
+      if (!loadDone) killsUnderLoad++;
       await relay.kill9();
       const check = await checkSpool(mailroot);
       invalidQueueFiles.push(...check.invalid);
@@ -118,7 +141,10 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
     }
   };
 
-  const load = Promise.all([...Array.from({ length: options.clients }, client), pickupWriter()]).then(() => (loadDone = true));
+  const load = Promise.all([...Array.from({ length: options.clients }, client), pickupWriter()]).then(() => {
+    loadDone = true;
+    onAck();
+  });
   await Promise.all([
     load,
     chaos().catch((err: unknown) => {
@@ -131,14 +157,14 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
   const deadline = Date.now() + options.drainTimeout;
   const delivered = () => new Set(upstream.received.map((m) => testIdOf(m.data)));
   while (Date.now() < deadline && [...acked].some((id) => !delivered().has(id))) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   // A message's file leaves Queue just after the upstream's 250 (the unlink is a thread-pool call): on a busy
   // machine the last one may still be there when it arrives, so count what is left once that had its time.
   const left = async () =>
     (await fs.readdir(path.join(mailroot, 'Queue'))).filter((n) => n.endsWith('.eml')).length +
     (await fs.readdir(path.join(mailroot, 'Pickup'))).length;
-  while (Date.now() < deadline && (await left()) > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+  while (Date.now() < deadline && (await left()) > 0) await new Promise((resolve) => setTimeout(resolve, 50));
   const queueLeft = await left();
   await relay.stop();
   await upstream.stop();
@@ -158,6 +184,7 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
     duplicates: [...counts.values()].reduce((sum, n) => sum + n - 1, 0),
     ghosts: [...counts.keys()].filter((id) => !acked.has(id)).length,
     kills: options.kills,
+    killsUnderLoad,
     sortTempLeftovers,
     invalidQueueFiles,
     queueLeft,

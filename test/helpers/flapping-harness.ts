@@ -13,19 +13,33 @@ export interface FlappingReport {
   queueLeft: number;
 }
 
-export async function runFlapping(count: number, seed: number, drainTimeout: number): Promise<FlappingReport> {
+export interface FlappingOptions {
+  /** The relay's retry interval (default 1s). */
+  retry?: string;
+}
+
+export async function runFlapping(count: number, seed: number, drainTimeout: number, options: FlappingOptions = {}): Promise<FlappingReport> {
   const upstream = await new Upstream().start();
-  const relay = await startRelay({ smartHost: upstream.address, settings: { retry: ['1s'] } });
+  const relay = await startRelay({ smartHost: upstream.address, settings: { retry: [options.retry ?? '1s'] } });
   const random = prng(seed);
   let flapping = true;
+  let cycles = 0;
+  let cycleDone = () => undefined as void;
   const flapper = (async () => {
     while (flapping) {
       await new Promise((resolve) => setTimeout(resolve, 100 + random() * 300));
       await upstream.flapDown();
       await new Promise((resolve) => setTimeout(resolve, 100 + random() * 300));
       await upstream.flapUp();
+      cycles++;
+      cycleDone();
     }
   })();
+  /** Resolves once the smart host has gone down and come up again `n` more times. */
+  const moreCycles = async (n: number) => {
+    const until = cycles + n;
+    while (cycles < until) await new Promise<void>((resolve) => (cycleDone = resolve));
+  };
   try {
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port: relayPort(relay), ignoreTLS: true, pool: true, maxConnections: 5 });
     await Promise.all(
@@ -34,7 +48,7 @@ export async function runFlapping(count: number, seed: number, drainTimeout: num
       ),
     );
     transport.close();
-    await new Promise((resolve) => setTimeout(resolve, 1500)); // a few more flaps with mail still queued
+    await Promise.race([moreCycles(2), flapper]); // a few more flaps with mail still queued (or the flapper's error)
     flapping = false;
     await flapper;
     await upstream.waitFor(count, drainTimeout).catch(() => undefined);
