@@ -1,6 +1,7 @@
 // Test certificates made at run time with openssl (never committed): a CA with the certificates it signs, and a
-// self-signed one with its PFX forms. Windows' node.exe under Wine cannot run the Linux openssl, so
-// `npm run test:windows` writes both sets before the suite and names the folder in MAILROOT_TEST_CERTS.
+// self-signed one with its PFX forms. The test runner (scripts/run-tests.ts) makes both sets once per run and
+// names the folder in MAILROOT_TEST_CERTS, so that each test file copies them instead of generating RSA keys;
+// under Wine, where node.exe cannot run the Linux openssl, `npm run test:windows` makes them instead.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -57,18 +58,18 @@ function writeTestCertificate(dir: string): void {
 
 
 /**
- * Fills `dir` with a set: made here with openssl, else copied from the set made before the run (see
- * MAILROOT_TEST_CERTS); false when neither can be.
+ * Fills `dir` with a set: copied from the sets made once before the run (MAILROOT_TEST_CERTS, see
+ * scripts/run-tests.ts and test-windows.ts), else made here with openssl; false when neither can be.
  */
 export function provideCertificates(set: CertificateSet, dir: string): boolean {
-  if (opensslRuns()) {
-    SETS[set].write(dir);
-    return true;
-  }
   const base = process.env.MAILROOT_TEST_CERTS;
   const premade = base ? path.resolve(base, set) : undefined;
-  if (!premade || !SETS[set].needs.every((name) => existsSync(path.join(premade, name)))) return false;
-  for (const name of readdirSync(premade)) copyFileSync(path.join(premade, name), path.join(dir, name));
+  if (premade && SETS[set].needs.every((name) => existsSync(path.join(premade, name)))) {
+    for (const name of readdirSync(premade)) copyFileSync(path.join(premade, name), path.join(dir, name));
+    return true;
+  }
+  if (!opensslRuns()) return false;
+  SETS[set].write(dir);
   return true;
 }
 
