@@ -5,7 +5,7 @@
 //
 // Each command's modules are imported when that command runs (see SUBCOMMANDS): `status`, `queue` or `--version`
 // need not load the relay, nodemailer, winston and node-windows, which was most of a CLI start's CPU time.
-import yargs, { type Argv, type CommandModule, type Options } from 'yargs';
+import type { Argv, CommandModule, Options } from 'yargs';
 import { KEY_NAMES, envName, flagName, keySpec } from '../config/schema.js';
 import { CommandError, EXIT_USAGE, runCommand, type CliIo, type CommandContext } from './command-output.js';
 import { versionText } from './version.js';
@@ -13,7 +13,8 @@ import { versionText } from './version.js';
 /** Any other failure (a bug, an unexpected I/O error): exit 1 with the stack. */
 const EXIT_RUNTIME = 1;
 
-function configOptions(): Record<string, Options> {
+/** serve's options: every config key as a flag (serve-args.ts reads a plain serve command line with the same types). */
+export function configOptions(): Record<string, Options> {
   const options: Record<string, Options> = {};
   for (const key of KEY_NAMES) {
     const spec = keySpec(key);
@@ -74,6 +75,16 @@ export async function runCli(given: string[], io: CliIo): Promise<number> {
     // `serve` is also the default command, and run as the default: yargs lays out the whole help text (about 0.15 s
     // of CPU with every config key as a flag) when a command is named, in case the handler asks for it.
     const args = given[0] === 'serve' && !given.some((arg) => arg === '--help' || arg === '-h') ? given.slice(1) : given;
+    if (subcommandsFor(args).length === 0) {
+      const { plainServeOptions } = await import('./serve-args.js');
+      const options = plainServeOptions(args);
+      if (options !== undefined) {
+        const { serve } = await import('./serve-command.js');
+        await runCommand(context, () => serve(context, options));
+        return context.exitCode;
+      }
+    }
+    const { default: yargs } = await import('yargs');
     const registrations = await Promise.all(subcommandsFor(args).map((name) => SUBCOMMANDS[name]!(context)));
     let cli: Argv = yargs([], io.cwd)
       .scriptName('mailroot')

@@ -2,7 +2,6 @@
 // `mailroot`: the command line (cli.ts) run with this process's arguments, environment, working folder and
 // standard streams; its result becomes the exit code. See cli.ts for the commands.
 import { writeSync } from 'node:fs';
-import { hideBin } from 'yargs/helpers';
 import { runCli } from './cli.js';
 
 // No top-level await: the release bundle (scripts/release.ts) is CommonJS, which has none.
@@ -16,7 +15,7 @@ const io = {
     return process.stdin;
   },
 };
-runCli(hideBin(process.argv), io).then(
+runCli(process.argv.slice(2), io).then(
   (code) => {
     // Not process.exit(): that could cut off output still on its way to a pipe (Windows' node.exe).
     process.exitCode = code;

@@ -28,15 +28,14 @@ function serveConfig(context: CommandContext, argv: Record<string, unknown>): Re
 /** Checks the config, then starts the relay and hands the process over to it. */
 export async function serve(context: CommandContext, argv: Record<string, unknown>): Promise<number> {
   const config = serveConfig(context, argv);
-  const [{ createLogger }, { attachEventLog }, { Relay: RelayClass }, { MailrootLockedError }, { onStopRequest }] = await Promise.all([
+  const [{ createLogger }, { Relay: RelayClass }, { MailrootLockedError }, { onStopRequest }] = await Promise.all([
     import('../log/logger.js'),
-    import('../log/event-log-transport.js'),
     import('../relay.js'),
     import('../spool/lock.js'),
     import('./stop-requests.js'),
   ]);
   const log = createLogger({ level: config.logLevel, file: config.logFile, retentionDays: Math.max(1, Math.ceil(config.logRetention / 86_400_000)) });
-  const eventLogWritten = config.eventLog ? attachEventLog(log) : () => Promise.resolve();
+  const eventLogWritten = config.eventLog ? (await import('../log/event-log-transport.js')).attachEventLog(log) : () => Promise.resolve();
   let relay: Relay;
   try {
     relay = await RelayClass.start(config, log);
