@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, KEY_NAMES, keySpec, type ConfigKey } from '../config/schema.js';
-import { CommandError, EXIT_OK, EXIT_USAGE, printJson, runCommand } from './command-output.js';
+import { CommandError, EXIT_OK, EXIT_USAGE, printJson, runCommand, type CommandContext } from './command-output.js';
 
 interface CheckArgs {
   config?: string;
@@ -15,12 +15,12 @@ interface CheckArgs {
 const SECRET_KEYS = new Set<ConfigKey>(['tlsPassphrase']);
 const MASK = '********';
 
-export const checkConfigCommand: CommandModule<object, CheckArgs> = {
+export const checkConfigCommand = (context: CommandContext): CommandModule<object, CheckArgs> => ({
   command: 'check-config',
   describe: 'Validate the config (file and MAILROOT_* environment, as serve reads them) and print each setting with its origin',
   builder: (y: Argv) => y.option('json', { type: 'boolean', default: false, describe: 'Print as JSON' }) as unknown as Argv<CheckArgs>,
-  handler: (argv) => runCommand(() => checkConfig(argv)),
-};
+  handler: (argv) => runCommand(context, () => checkConfig(context, argv)),
+});
 
 interface Setting {
   key: ConfigKey;
@@ -37,12 +37,14 @@ function masked(key: ConfigKey, raw: unknown): unknown {
   return raw;
 }
 
-function checkConfig(argv: CheckArgs): number {
+function checkConfig(context: CommandContext, argv: CheckArgs): number {
   const settings = new Map<ConfigKey, Setting>();
   let config;
   try {
     config = loadConfig({
       configFile: argv.config,
+      env: context.env,
+      cwd: context.cwd,
       onOrigin: (key, origin, raw) => {
         const value = origin === 'default' ? keySpec(key).defaultText : raw;
         settings.set(key, { key, origin, value: origin === 'default' ? value : masked(key, value) });
@@ -61,7 +63,7 @@ function checkConfig(argv: CheckArgs): number {
   }
   const ordered = KEY_NAMES.map((key) => settings.get(key)!).filter(Boolean);
   if (argv.json) {
-    printJson({ valid: true, settings: ordered, warnings });
+    printJson(context.stdout, { valid: true, settings: ordered, warnings });
     return EXIT_OK;
   }
   const width = Math.max(...ordered.map((s) => s.key.length));
@@ -71,6 +73,6 @@ function checkConfig(argv: CheckArgs): number {
     lines.push(`  ${s.key.padEnd(width)}  ${value}  [${s.origin}]`);
   }
   for (const warning of warnings) lines.push('', `warning: ${warning}`);
-  process.stdout.write(lines.join('\n') + '\n');
+  context.stdout.write(lines.join('\n') + '\n');
   return EXIT_OK;
 }

@@ -6,7 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { ImportError, importIisServer } from '../import-iis/import.js';
 import { MetabaseError, parseMetabase } from '../import-iis/metabase.js';
 import { formatImportReport } from '../import-iis/report.js';
-import { CommandError, EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, printJson, runCommand } from './command-output.js';
+import { CommandError, EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, printJson, runCommand, type CommandContext } from './command-output.js';
 
 interface ImportArgs {
   metabase: string;
@@ -17,7 +17,7 @@ interface ImportArgs {
   json: boolean;
 }
 
-export const importIisCommand: CommandModule<object, ImportArgs> = {
+export const importIisCommand = (context: CommandContext): CommandModule<object, ImportArgs> => ({
   command: 'import-iis <metabase>',
   describe: 'Write a mailroot config from an IIS 6 SMTP server\'s MetaBase.xml, with a report of every setting',
   builder: (y: Argv) =>
@@ -28,13 +28,13 @@ export const importIisCommand: CommandModule<object, ImportArgs> = {
       .option('force', { type: 'boolean', default: false, describe: 'Overwrite the config file if it exists' })
       .option('accept-open-relay', { type: 'boolean', default: false, describe: 'Carry over an "All except the list below" relay setting (an open relay)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the config and the report as JSON' }) as unknown as Argv<ImportArgs>,
-  handler: (argv) => runCommand(() => importIis(argv)),
-};
+  handler: (argv) => runCommand(context, () => importIis(context, argv)),
+});
 
-function importIis(argv: ImportArgs): number {
+function importIis(context: CommandContext, argv: ImportArgs): number {
   let xml: string;
   try {
-    xml = fs.readFileSync(argv.metabase, 'utf8');
+    xml = fs.readFileSync(path.resolve(context.cwd, argv.metabase), 'utf8');
   } catch (err) {
     throw new CommandError(`cannot read ${argv.metabase}: ${(err as Error).message}`, EXIT_USAGE);
   }
@@ -45,14 +45,14 @@ function importIis(argv: ImportArgs): number {
     if (err instanceof MetabaseError || err instanceof ImportError) throw new CommandError(`${argv.metabase}: ${err.message}`, EXIT_USAGE);
     throw err;
   }
-  const out = path.resolve(argv.out);
+  const out = path.resolve(context.cwd, argv.out);
   try {
     fs.writeFileSync(out, JSON.stringify(result.config, null, 2) + '\n', { flag: argv.force ? 'w' : 'wx' });
   } catch (err) {
     const exists = (err as NodeJS.ErrnoException).code === 'EEXIST';
     throw new CommandError(exists ? `${out} exists; pass --force to overwrite it` : `cannot write ${out}: ${(err as Error).message}`, EXIT_USAGE);
   }
-  if (argv.json) printJson({ written: out, ...result });
-  else process.stdout.write(formatImportReport(result, out));
+  if (argv.json) printJson(context.stdout, { written: out, ...result });
+  else context.stdout.write(formatImportReport(result, out));
   return result.needsReview ? EXIT_ATTENTION : EXIT_OK;
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { keySpec } from '../config/schema.js';
 import { holdFolder, prepareLayout } from '../spool/layout.js';
-import { CommandError, EXIT_OK, EXIT_USAGE, runCommand } from './command-output.js';
+import { CommandError, EXIT_OK, EXIT_USAGE, runCommand, type CommandContext } from './command-output.js';
 
 interface InitArgs {
   config?: string;
@@ -15,12 +15,12 @@ interface InitArgs {
 }
 
 /** Where IIS kept its mailroot; the natural place on Windows. Elsewhere, ./spool (the mailroot key's default). */
-function defaultMailroot(): string {
-  if (process.platform === 'win32') return path.win32.join(process.env.SystemDrive ?? 'C:', '\\inetpub\\mailroot');
-  return path.resolve('spool');
+function defaultMailroot(context: CommandContext): string {
+  if (process.platform === 'win32') return path.win32.join(context.env.SystemDrive ?? 'C:', '\\inetpub\\mailroot');
+  return path.resolve(context.cwd, 'spool');
 }
 
-export const initCommand: CommandModule<object, InitArgs> = {
+export const initCommand = (context: CommandContext): CommandModule<object, InitArgs> => ({
   command: 'init',
   describe: 'Create a mailroot and a starter config (mailroot.json, or --config) for this machine',
   builder: (y: Argv) =>
@@ -28,12 +28,12 @@ export const initCommand: CommandModule<object, InitArgs> = {
       .option('mailroot', { type: 'string', describe: 'Mailroot folder to create (default C:\\inetpub\\mailroot on Windows, ./spool elsewhere)' })
       .option('smart-host', { type: 'string', describe: 'Upstream SMTP server, "host:port"' })
       .option('force', { type: 'boolean', default: false, describe: 'Overwrite an existing config file' }) as unknown as Argv<InitArgs>,
-  handler: (argv) => runCommand(() => init(argv)),
-};
+  handler: (argv) => runCommand(context, () => init(context, argv)),
+});
 
-async function init(argv: InitArgs): Promise<number> {
-  const file = path.resolve(argv.config ?? 'mailroot.json');
-  const mailroot = path.resolve(argv.mailroot ?? defaultMailroot());
+async function init(context: CommandContext, argv: InitArgs): Promise<number> {
+  const file = path.resolve(context.cwd, argv.config ?? 'mailroot.json');
+  const mailroot = path.resolve(context.cwd, argv.mailroot ?? defaultMailroot(context));
   if (argv.smartHost !== undefined) {
     const parsed = keySpec('smartHost').parse(argv.smartHost);
     if (!parsed.ok) throw new CommandError(`--smart-host ${parsed.reason}`, EXIT_USAGE);
@@ -60,6 +60,6 @@ async function init(argv: InitArgs): Promise<number> {
   ];
   if (argv.smartHost === undefined) lines.push(`Set "smartHost" in ${file} (the upstream SMTP server) before starting.`);
   lines.push(`Check it with: mailroot check-config${argv.config ? ` --config ${argv.config}` : ''}`, 'Start with: mailroot serve');
-  process.stdout.write(lines.join('\n') + '\n');
+  context.stdout.write(lines.join('\n') + '\n');
   return EXIT_OK;
 }

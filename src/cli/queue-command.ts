@@ -8,7 +8,7 @@ import { parseDuration } from '../config/units.js';
 import { QueueActionError, QueueActions, type ActionOutcome } from '../queue-admin/queue-actions.js';
 import { QueueFiles, QueueNotFoundError, type QueueEntry } from '../queue-admin/queue-files.js';
 import { failure, ok as found, type Result } from '../result.js';
-import { CommandError, EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, printJson, runCommand } from './command-output.js';
+import { CommandError, EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, printJson, runCommand, type CommandContext } from './command-output.js';
 
 interface QueueArgs {
   config?: string;
@@ -24,13 +24,13 @@ interface QueueArgs {
   held?: boolean;
 }
 
-async function openQueue(argv: QueueArgs): Promise<QueueFiles> {
+async function openQueue(context: CommandContext, argv: QueueArgs): Promise<QueueFiles> {
   let root: string;
   if (argv.mailroot !== undefined) {
-    root = path.resolve(argv.mailroot);
+    root = path.resolve(context.cwd, argv.mailroot);
   } else {
     try {
-      root = loadConfig({ configFile: argv.config }).mailroot;
+      root = loadConfig({ configFile: argv.config, env: context.env, cwd: context.cwd }).mailroot;
     } catch (err) {
       if (err instanceof ConfigError) throw new CommandError(`${err.message} (or pass --mailroot)`, EXIT_USAGE);
       throw err;
@@ -88,18 +88,18 @@ function matches(entry: QueueEntry, argv: QueueArgs, now: number, olderThan: num
   return true;
 }
 
-async function list(argv: QueueArgs): Promise<number> {
-  const files = await openQueue(argv);
+async function list(context: CommandContext, argv: QueueArgs): Promise<number> {
+  const files = await openQueue(context, argv);
   const olderThan = argv.olderThan === undefined ? undefined : parseDuration(argv.olderThan);
   if (argv.olderThan !== undefined && olderThan === undefined) throw new CommandError(`--older-than must be a duration such as "30m" or "2d" (got ${JSON.stringify(argv.olderThan)})`, EXIT_USAGE);
   const now = Date.now();
   const entries = (await files.list()).filter((e) => matches(e, argv, now, olderThan));
   if (argv.json) {
-    printJson(entries.map((e) => entryJson(e, now)));
+    printJson(context.stdout, entries.map((e) => entryJson(e, now)));
     return EXIT_OK;
   }
   if (entries.length === 0) {
-    process.stdout.write('No messages.\n');
+    context.stdout.write('No messages.\n');
     return EXIT_OK;
   }
   const rows = entries.map((e) => [
@@ -115,17 +115,17 @@ async function list(argv: QueueArgs): Promise<number> {
   const header = ['ID', 'AGE', 'SIZE', 'TRIES', 'NEXT', 'FROM', 'TO', 'LAST REPLY'];
   const widths = header.map((h, i) => (i >= 7 ? 0 : Math.max(h.length, ...rows.map((r) => r[i]!.length))));
   const line = (cells: string[]) => cells.map((c, i) => (widths[i] ? c.padEnd(widths[i]!) : c)).join('  ').trimEnd();
-  process.stdout.write([line(header), ...rows.map(line), '', `${entries.length} message(s); ${entries.filter((e) => e.place === 'hold').length} held`].join('\n') + '\n');
+  context.stdout.write([line(header), ...rows.map(line), '', `${entries.length} message(s); ${entries.filter((e) => e.place === 'hold').length} held`].join('\n') + '\n');
   return EXIT_OK;
 }
 
-async function show(argv: QueueArgs): Promise<number> {
-  const files = await openQueue(argv);
+async function show(context: CommandContext, argv: QueueArgs): Promise<number> {
+  const files = await openQueue(context, argv);
   const entry = await find(files, argv.id!);
   const now = Date.now();
   const headers = entry.unreadable ? '' : await files.headers(entry);
   if (argv.json) {
-    printJson({ ...entryJson(entry, now), stateFile: entry.stateFile ?? null, hostDeferred: entry.state?.hostDeferred ?? false, delayNotified: entry.state?.delayNotified ?? false, headers });
+    printJson(context.stdout, { ...entryJson(entry, now), stateFile: entry.stateFile ?? null, hostDeferred: entry.state?.hostDeferred ?? false, delayNotified: entry.state?.delayNotified ?? false, headers });
     return EXIT_OK;
   }
   const s = entry.state;
@@ -145,7 +145,7 @@ async function show(argv: QueueArgs): Promise<number> {
     '',
     headers,
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  context.stdout.write(lines.join('\n') + '\n');
   return EXIT_OK;
 }
 
@@ -170,9 +170,9 @@ const DONE_TEXT: Record<ActionOutcome['result'], string> = {
 
 type Action = 'retry' | 'hold' | 'release' | 'delete';
 
-async function act(argv: QueueArgs, action: Action, everything: 'queue' | 'hold' | undefined): Promise<number> {
-  const files = await openQueue(argv);
-  const actions = new QueueActions(files, { onWait: (message) => process.stderr.write(`mailroot: ${message}\n`) });
+async function act(context: CommandContext, argv: QueueArgs, action: Action, everything: 'queue' | 'hold' | undefined): Promise<number> {
+  const files = await openQueue(context, argv);
+  const actions = new QueueActions(files, { onWait: (message) => context.stderr.write(`mailroot: ${message}\n`) });
   /** Each message to act on, or why an id named none (the id, and the reason). */
   const targets: Array<Result<QueueEntry, { id: string; text: string }>> = [];
   if (everything) {
@@ -202,11 +202,11 @@ async function act(argv: QueueArgs, action: Action, everything: 'queue' | 'hold'
     }
   }
   const ok = (o: (typeof outcomes)[number]) => ['due-now', 'held', 'released', 'deleted', 'already-held'].includes(o.result);
-  if (argv.json) printJson({ action, outcomes });
+  if (argv.json) printJson(context.stdout, { action, outcomes });
   else {
     const lines = outcomes.map((o) => `${o.id}: ${o.result === 'error' ? `error: ${o.detail}` : DONE_TEXT[o.result]}${o.result !== 'error' && o.detail ? ` (${o.detail})` : ''}`);
     if (outcomes.length === 0) lines.push('No messages.');
-    process.stdout.write(lines.join('\n') + '\n');
+    context.stdout.write(lines.join('\n') + '\n');
   }
   return outcomes.every(ok) ? EXIT_OK : EXIT_ATTENTION;
 }
@@ -218,7 +218,7 @@ const common = (y: Argv) =>
     .option('mailroot', { type: 'string', describe: 'Mailroot folder (default: from the config, as serve reads it)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print as JSON' });
 
-export const queueCommand: CommandModule<object, QueueArgs> = {
+export const queueCommand = (context: CommandContext): CommandModule<object, QueueArgs> => ({
   command: 'queue',
   describe: 'List, inspect, retry, hold, release and delete queued messages (works with the relay running or stopped)',
   builder: (y: Argv) =>
@@ -233,24 +233,24 @@ export const queueCommand: CommandModule<object, QueueArgs> = {
             .option('older-than', { type: 'string', describe: 'Only messages queued longer ago than this ("30m", "2d")' })
             .option('reply', { type: 'string', describe: 'Only messages whose last reply contains this text' })
             .option('held', { type: 'boolean', describe: 'Only held (--held) or only not held (--no-held) messages' }),
-        (a) => runCommand(() => list(a as unknown as QueueArgs)),
+        (a) => runCommand(context, () => list(context, a as unknown as QueueArgs)),
       )
-      .command('show <id>', 'Envelope, headers and retry state of one message', (c) => c.positional('id', { type: 'string', describe: 'Message id (or a unique start of it)' }), (a) => runCommand(() => show(a as unknown as QueueArgs)))
+      .command('show <id>', 'Envelope, headers and retry state of one message', (c) => c.positional('id', { type: 'string', describe: 'Message id (or a unique start of it)' }), (a) => runCommand(context, () => show(context, a as unknown as QueueArgs)))
       .command(
         'retry [ids..]',
         'Make messages due now (a running relay tries them within a second)',
         (c) => ids(c).option('all', { type: 'boolean', describe: 'Every message in Queue (same as flush)' }),
-        (a) => runCommand(() => act(a as unknown as QueueArgs, 'retry', (a as unknown as QueueArgs).all ? 'queue' : undefined)),
+        (a) => runCommand(context, () => act(context, a as unknown as QueueArgs, 'retry', (a as unknown as QueueArgs).all ? 'queue' : undefined)),
       )
-      .command('flush', 'Make every message in Queue due now', (c) => c, (a) => runCommand(() => act(a as unknown as QueueArgs, 'retry', 'queue')))
-      .command('hold <ids..>', 'Hold messages: moved to the Hold folder, never tried until released', ids, (a) => runCommand(() => act(a as unknown as QueueArgs, 'hold', undefined)))
+      .command('flush', 'Make every message in Queue due now', (c) => c, (a) => runCommand(context, () => act(context, a as unknown as QueueArgs, 'retry', 'queue')))
+      .command('hold <ids..>', 'Hold messages: moved to the Hold folder, never tried until released', ids, (a) => runCommand(context, () => act(context, a as unknown as QueueArgs, 'hold', undefined)))
       .command(
         'release [ids..]',
         'Release held messages: back into Queue, due now',
         (c) => ids(c).option('all', { type: 'boolean', describe: 'Every held message' }),
-        (a) => runCommand(() => act(a as unknown as QueueArgs, 'release', (a as unknown as QueueArgs).all ? 'hold' : undefined)),
+        (a) => runCommand(context, () => act(context, a as unknown as QueueArgs, 'release', (a as unknown as QueueArgs).all ? 'hold' : undefined)),
       )
-      .command('delete <ids..>', 'Delete messages (the .eml and its .rtr) from Queue or Hold', ids, (a) => runCommand(() => act(a as unknown as QueueArgs, 'delete', undefined)))
+      .command('delete <ids..>', 'Delete messages (the .eml and its .rtr) from Queue or Hold', ids, (a) => runCommand(context, () => act(context, a as unknown as QueueArgs, 'delete', undefined)))
       .demandCommand(1) as unknown as Argv<QueueArgs>,
   handler: () => undefined,
-};
+});

@@ -9,6 +9,7 @@ import { LinuxService } from '../service/linux-service.js';
 import { ServiceError, type ServiceManager } from '../service/service-manager.js';
 import { serviceSpec } from '../service/service-spec.js';
 import { WindowsService, defaultServiceFolder } from '../service/windows-service.js';
+import { EXIT_ATTENTION, EXIT_USAGE, type CommandContext } from './command-output.js';
 
 const ACTIONS = ['install', 'uninstall', 'start', 'stop', 'status', 'print'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -23,41 +24,42 @@ interface ServiceArgs {
   winsw?: string | undefined;
 }
 
-function managerFor(args: ServiceArgs): ServiceManager {
+function managerFor(context: CommandContext, args: ServiceArgs): ServiceManager {
   const platform = args.platform ?? (process.platform === 'win32' ? 'windows' : 'linux');
   if (platform === 'windows') {
-    return new WindowsService({ folder: args.serviceFolder ?? defaultServiceFolder(), ...(args.winsw ? { winsw: args.winsw } : {}) });
+    const folder = args.serviceFolder !== undefined ? path.resolve(context.cwd, args.serviceFolder) : defaultServiceFolder(context.env);
+    return new WindowsService({ folder, ...(args.winsw ? { winsw: path.resolve(context.cwd, args.winsw) } : {}) });
   }
-  return new LinuxService(args.unitFolder ? { unitFolder: args.unitFolder } : {});
+  return new LinuxService(args.unitFolder ? { unitFolder: path.resolve(context.cwd, args.unitFolder) } : {});
 }
 
 /** The config file the service will run with: --config, or mailroot.json in the working folder. */
-function configFileOf(args: ServiceArgs): string {
-  const file = path.resolve(args.config ?? 'mailroot.json');
+function configFileOf(context: CommandContext, args: ServiceArgs): string {
+  const file = path.resolve(context.cwd, args.config ?? 'mailroot.json');
   if (!fs.existsSync(file)) {
     throw new ServiceError(`the service runs with a config file: pass --config FILE (${file} does not exist)`);
   }
   return file;
 }
 
-async function readStdinLine(): Promise<string> {
-  if (process.stdin.isTTY) throw new ServiceError('--account: pipe the account\'s password on standard input');
+async function readStdinLine(context: CommandContext): Promise<string> {
+  if (context.stdin.isTTY) throw new ServiceError('--account: pipe the account\'s password on standard input');
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  for await (const chunk of context.stdin) chunks.push(Buffer.from(chunk));
   return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
 }
 
-async function runService(args: ServiceArgs): Promise<string> {
-  const manager = managerFor(args);
+async function runService(context: CommandContext, args: ServiceArgs): Promise<string> {
+  const manager = managerFor(context, args);
   switch (args.action) {
     case 'install':
     case 'print': {
-      const configFile = configFileOf(args);
-      const config = loadConfig({ configFile, cwd: path.dirname(configFile) }); // refuse a config serve would refuse
+      const configFile = configFileOf(context, args);
+      const config = loadConfig({ configFile, cwd: path.dirname(configFile), env: context.env }); // refuse a config serve would refuse
       const spec = serviceSpec({ configFile, mailroot: config.mailroot, logFile: config.logFile, account: args.account });
       const windowsAccount = args.account !== undefined && manager instanceof WindowsService;
       if (args.action === 'print') return manager.describe(spec, windowsAccount ? '(the password, read at install)' : undefined);
-      return manager.install(spec, windowsAccount ? await readStdinLine() : undefined);
+      return manager.install(spec, windowsAccount ? await readStdinLine(context) : undefined);
     }
     case 'uninstall':
       return manager.uninstall();
@@ -70,8 +72,8 @@ async function runService(args: ServiceArgs): Promise<string> {
   }
 }
 
-export function serviceCommand(yargs: Argv): Argv {
-  return yargs.command(
+export const serviceCommand = (context: CommandContext) => (yargs: Argv): Argv =>
+  yargs.command(
     'service <action>',
     'Install, remove, start, stop or show the relay as a Windows service (WinSW) or a systemd unit (Linux); "print" shows the file install writes',
     (y) =>
@@ -84,14 +86,14 @@ export function serviceCommand(yargs: Argv): Argv {
         .option('winsw', { type: 'string', describe: 'Windows: the WinSW executable to use (default: the one shipped in node-windows)' }),
     async (argv) => {
       try {
-        process.stdout.write(`${await runService(argv as unknown as ServiceArgs)}\n`);
+        context.stdout.write(`${await runService(context, argv as unknown as ServiceArgs)}\n`);
       } catch (err) {
         if (err instanceof ServiceError || err instanceof ConfigError) {
-          process.stderr.write(`mailroot: ${err.message}\n`);
-          process.exit(err instanceof ConfigError ? 2 : 1);
+          context.stderr.write(`mailroot: ${err.message}\n`);
+          context.exitCode = err instanceof ConfigError ? EXIT_USAGE : EXIT_ATTENTION;
+          return;
         }
         throw err;
       }
     },
   );
-}

@@ -11,7 +11,7 @@ import { relayLiveness } from '../ops/status-file.js';
 import { timeOfId } from '../spool/ids.js';
 import { holdFolder, prepareLayout } from '../spool/layout.js';
 import { idOf, isQueueMessageName } from '../spool/spool.js';
-import { CommandError, printJson, runCommand } from './command-output.js';
+import { CommandError, printJson, runCommand, type CommandContext } from './command-output.js';
 
 const OK = 0;
 const WARNING = 1;
@@ -26,7 +26,7 @@ interface StatusArgs {
   critAge: string;
 }
 
-export const statusCommand: CommandModule<object, StatusArgs> = {
+export const statusCommand = (context: CommandContext): CommandModule<object, StatusArgs> => ({
   command: 'status',
   describe: 'Relay health: folder counts, oldest message, smart host, counts since start. Exit 0 OK, 1 WARNING, 2 CRITICAL (Nagios)',
   builder: (y: Argv) =>
@@ -35,8 +35,8 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'Print as JSON' })
       .option('warn-age', { type: 'string', default: '1h', describe: 'WARNING when the oldest queued message is older than this' })
       .option('crit-age', { type: 'string', default: '12h', describe: 'CRITICAL when the oldest queued message is older than this' }) as unknown as Argv<StatusArgs>,
-  handler: (argv) => runCommand(() => status(argv)),
-};
+  handler: (argv) => runCommand(context, () => status(context, argv)),
+});
 
 async function countFiles(dir: string, keep: (name: string) => boolean): Promise<{ count: number; names: string[] }> {
   const names = (await fsp.readdir(dir).catch(() => [] as string[])).filter(keep);
@@ -57,12 +57,12 @@ function age(ms: number): string {
   return `${Math.round(s / 86_400)}d`;
 }
 
-async function status(argv: StatusArgs): Promise<number> {
+async function status(context: CommandContext, argv: StatusArgs): Promise<number> {
   const warnAge = duration(argv.warnAge, 'warn-age');
   const critAge = duration(argv.critAge, 'crit-age');
   let root: string;
   try {
-    root = argv.mailroot !== undefined ? path.resolve(argv.mailroot) : loadConfig({ configFile: argv.config }).mailroot;
+    root = argv.mailroot !== undefined ? path.resolve(context.cwd, argv.mailroot) : loadConfig({ configFile: argv.config, env: context.env, cwd: context.cwd }).mailroot;
   } catch (err) {
     if (err instanceof ConfigError) throw new CommandError(`${err.message} (or pass --mailroot)`, CRITICAL);
     throw err;
@@ -125,7 +125,7 @@ async function status(argv: StatusArgs): Promise<number> {
       : { running: false },
   };
   if (argv.json) {
-    printJson(result);
+    printJson(context.stdout, result);
     return code;
   }
   const summary = [
@@ -146,6 +146,6 @@ async function status(argv: StatusArgs): Promise<number> {
     for (const r of relay.routes ?? []) lines.push(`Route ${r.route}: ${r.state} since ${r.since}${r.state === 'down' ? `, ${r.held} message(s) held, next probe ${r.nextProbeAt ?? 'when a message waits'}` : ''}`);
     lines.push(`Since start: ${relay.counts.accepted} accepted, ${relay.counts.delivered} delivered, ${relay.counts.deferred} deferred, ${relay.counts.failed} failed (Badmail)`);
   }
-  process.stdout.write(lines.join('\n') + '\n');
+  context.stdout.write(lines.join('\n') + '\n');
   return code;
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { STOP_MESSAGE } from '../../src/cli/stop-requests.js';
+import { runCliHere } from '../helpers/cli.js';
 import { sendMail } from '../helpers/client.js';
 import { filesIn, tempMailroot } from '../helpers/relay.js';
 import { START_LIMIT_MS } from '../helpers/relay-process.js';
@@ -53,30 +54,32 @@ function run(args: string[], options: { cwd: string; env?: Record<string, string
 describe('command line', () => {
   it('exits 2 and names the key for a bad value, from a flag, the environment or the file', async () => {
     const cwd = await tempMailroot();
+    // As its own process: exit 2 is what the shell (or the service manager) sees.
     const flag = await run(['serve', '--smart-host', 'h:25', '--max-message-size', 'huge'], { cwd });
     assert.equal(flag.code, 2);
     assert.match(flag.stderr, /maxMessageSize must be a size .*"huge".*flag --max-message-size/);
 
-    const env = await run(['--smart-host', 'h:25'], { cwd, env: { MAILROOT_RETRY: '15m,soon' } });
+    // The other sources through the same command line, run in this process.
+    const env = await runCliHere(['--smart-host', 'h:25'], { cwd, env: { MAILROOT_RETRY: '15m,soon' } });
     assert.equal(env.code, 2);
     assert.match(env.stderr, /retry must be a duration .*"soon".*MAILROOT_RETRY/);
 
     await fs.writeFile(path.join(cwd, 'mailroot.json'), JSON.stringify({ smartHost: 'h:25', expire: 'never' }));
-    const file = await run([], { cwd });
+    const file = await runCliHere([], { cwd });
     assert.equal(file.code, 2);
     assert.match(file.stderr, /expire must be a duration .*"never".*mailroot\.json/);
 
     await fs.writeFile(path.join(cwd, 'mailroot.json'), JSON.stringify({ smartHost: 'h:25', smartHots: 'typo' }));
-    const unknown = await run([], { cwd });
+    const unknown = await runCliHere([], { cwd });
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown key "smartHots"/);
 
     await fs.rm(path.join(cwd, 'mailroot.json'));
-    const missing = await run([], { cwd });
+    const missing = await runCliHere([], { cwd });
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /smartHost is required/);
 
-    const badFlag = await run(['--smart-hots', 'x'], { cwd });
+    const badFlag = await runCliHere(['--smart-hots', 'x'], { cwd });
     assert.equal(badFlag.code, 2);
     assert.match(badFlag.stderr, /Unknown arguments?: smart-hots/);
   });

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
-import { FIXTURES, runCli } from '../helpers/cli.js';
+import { FIXTURES, runCliHere } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const IIS = path.join(FIXTURES, 'iis');
@@ -11,7 +11,7 @@ const IIS = path.join(FIXTURES, 'iis');
 async function importFixture(name: string, extra: string[] = []) {
   const dir = await tempDir('mailroot-import-');
   const out = path.join(dir, 'mailroot.json');
-  const run = await runCli(['import-iis', path.join(IIS, name), '--out', out, ...extra], { cwd: dir });
+  const run = await runCliHere(['import-iis', path.join(IIS, name), '--out', out, ...extra], { cwd: dir });
   const written = await fs.readFile(out, 'utf8').then((text) => JSON.parse(text) as Record<string, unknown>, () => undefined);
   return { ...run, dir, out, written };
 }
@@ -104,19 +104,19 @@ describe('mailroot import-iis', () => {
 
   it('never overwrites a config without --force; a file that is not a metabase gets exit 2 and a reason', { timeout: 180_000 }, async () => {
     const first = await importFixture('relay-list.xml');
-    const again = await runCli(['import-iis', path.join(IIS, 'relay-list.xml'), '--out', first.out], { cwd: first.dir });
+    const again = await runCliHere(['import-iis', path.join(IIS, 'relay-list.xml'), '--out', first.out], { cwd: first.dir });
     assert.equal(again.code, 2);
     assert.match(again.stderr, /exists; pass --force/);
-    const forced = await runCli(['import-iis', path.join(IIS, 'inherited.xml'), '--out', first.out, '--force'], { cwd: first.dir });
+    const forced = await runCliHere(['import-iis', path.join(IIS, 'inherited.xml'), '--out', first.out, '--force'], { cwd: first.dir });
     assert.equal(forced.code, 1);
     assert.match(await fs.readFile(first.out, 'utf8'), /ca01\.corp\.example/);
 
     const bogus = path.join(first.dir, 'not.xml');
     await fs.writeFile(bogus, '<html><body>hello</body></html>');
-    const notMetabase = await runCli(['import-iis', bogus, '--out', path.join(first.dir, 'x.json')], { cwd: first.dir });
+    const notMetabase = await runCliHere(['import-iis', bogus, '--out', path.join(first.dir, 'x.json')], { cwd: first.dir });
     assert.equal(notMetabase.code, 2);
     assert.match(notMetabase.stderr, /no <configuration> element/);
-    const noServer = await runCli(['import-iis', bogus.replace('not.xml', 'missing.xml')], { cwd: first.dir });
+    const noServer = await runCliHere(['import-iis', bogus.replace('not.xml', 'missing.xml')], { cwd: first.dir });
     assert.equal(noServer.code, 2);
     assert.match(noServer.stderr, /cannot read/);
   });

@@ -1,18 +1,15 @@
-// `mailroot service` through the real CLI process: what install would write, and the refusals that need no
-// service manager.
+// `mailroot service` through the command line (run in this process): what install would write, and the refusals
+// that need no service manager.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { runCliHere } from '../helpers/cli.js';
 import { tempMailroot } from '../helpers/relay.js';
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-
-function mailroot(args: string[], cwd: string) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILROOT_')));
-  return spawnSync(process.execPath, [MAIN, 'service', ...args], { cwd, env, encoding: 'utf8', input: '' });
+async function mailroot(args: string[], cwd: string) {
+  const run = await runCliHere(['service', ...args], { cwd, input: '' });
+  return { status: run.code, stdout: run.stdout, stderr: run.stderr };
 }
 
 describe('mailroot service (command line)', () => {
@@ -21,10 +18,10 @@ describe('mailroot service (command line)', () => {
     await fs.mkdir(folder);
     const config = path.join(folder, 'mailroot.json');
     await fs.writeFile(config, JSON.stringify({ smartHost: 'mx.example.com:25', mailroot: 'spool' }));
-    const windows = mailroot(['print', '--platform', 'windows', '--config', config], folder);
+    const windows = await mailroot(['print', '--platform', 'windows', '--config', config], folder);
     assert.equal(windows.status, 0, windows.stderr);
     assert.match(windows.stdout, /<arguments>--max-semi-space-size=4 (&quot;)?.*main\.js(&quot;)? serve --config &quot;.*mail relay[\\/]mailroot\.json&quot;<\/arguments>/);
-    const linux = mailroot(['print', '--platform', 'linux'], folder); // mailroot.json in the working folder
+    const linux = await mailroot(['print', '--platform', 'linux'], folder); // mailroot.json in the working folder
     assert.equal(linux.status, 0, linux.stderr);
     // [\\/]+: under node.exe the paths are Windows ones, their backslashes doubled by the unit's escaping.
     assert.match(linux.stdout, /^ExecStart=".*" ".*main\.js" "serve" "--config" ".*mail relay[\\/]+mailroot\.json"$/m);
@@ -33,20 +30,20 @@ describe('mailroot service (command line)', () => {
 
   it('refuses without a config file, with a bad config, and to stop or remove a service that is not installed', async () => {
     const folder = await tempMailroot();
-    const noConfig = mailroot(['install', '--platform', 'linux', '--unit-folder', folder], folder);
+    const noConfig = await mailroot(['install', '--platform', 'linux', '--unit-folder', folder], folder);
     assert.equal(noConfig.status, 1);
     assert.match(noConfig.stderr, /the service runs with a config file: pass --config FILE/);
     await fs.writeFile(path.join(folder, 'mailroot.json'), JSON.stringify({ smartHost: 'mx:25', retry: 'soon' }));
-    const badConfig = mailroot(['install', '--platform', 'linux', '--unit-folder', folder], folder);
+    const badConfig = await mailroot(['install', '--platform', 'linux', '--unit-folder', folder], folder);
     assert.equal(badConfig.status, 2);
     assert.match(badConfig.stderr, /retry must be a duration/);
-    const stop = mailroot(['stop', '--platform', 'linux', '--unit-folder', folder], folder);
+    const stop = await mailroot(['stop', '--platform', 'linux', '--unit-folder', folder], folder);
     assert.equal(stop.status, 1);
     assert.match(stop.stderr, /not installed/);
-    const status = mailroot(['status', '--platform', 'windows', '--service-folder', folder], folder);
+    const status = await mailroot(['status', '--platform', 'windows', '--service-folder', folder], folder);
     assert.equal(status.status, 0);
     assert.equal(status.stdout.trim(), 'not installed');
-    const uninstall = mailroot(['uninstall', '--platform', 'windows', '--service-folder', folder], folder);
+    const uninstall = await mailroot(['uninstall', '--platform', 'windows', '--service-folder', folder], folder);
     assert.equal(uninstall.status, 1);
     assert.match(uninstall.stderr, /not installed/);
   });
