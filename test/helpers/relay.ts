@@ -78,12 +78,22 @@ export class SteppedClock implements Clock {
     if (t && this.#timers.delete(t)) clearTimeout(t.real);
   }
 
-  /** Moves time forward by `ms`; the timers that are due now fire at once, earliest first. */
+  /**
+   * Moves time forward by `ms`; the timers that are due now fire at once, earliest first. The others' real
+   * timeouts are set again to what is left of their wait: one that is due a moment after the jump (its delay was
+   * computed from a reading of the clock a millisecond before setTimer's) fires a moment later, not after the
+   * whole wait it had before the jump.
+   */
   advance(ms: number): void {
     this.#offset += ms;
     const now = this.now();
     const due = [...this.#timers].filter((t) => t.at <= now).sort((a, b) => a.at - b.at);
     for (const timer of due) this.#fire(timer);
+    for (const timer of this.#timers) {
+      clearTimeout(timer.real);
+      timer.real = setTimeout(() => this.#fire(timer), Math.min(Math.max(0, timer.at - this.now()), 2 ** 31 - 1));
+      timer.real.unref();
+    }
   }
 
   #fire(timer: SteppedTimer): void {
@@ -92,7 +102,7 @@ export class SteppedClock implements Clock {
     if (timer.at > this.now()) {
       // A real timer can fire a little early; wait for the rest.
       this.#timers.add(timer);
-      timer.real = setTimeout(() => this.#fire(timer), timer.at - this.now());
+      timer.real = setTimeout(() => this.#fire(timer), Math.min(timer.at - this.now(), 2 ** 31 - 1));
       timer.real.unref();
       return;
     }
