@@ -39,14 +39,21 @@ const chosen = dashes === -1 ? [] : args.slice(dashes + 1).map((file) => path.re
  * each test, every server and relay stopped in its after hooks. Named files (after `--`) run each alone.
  */
 const FILES_PER_PROCESS = 4;
+/**
+ * The longest files (the bench smoke run with its Postfix peer, about 30 s; the per-route outages, 15 s, mostly
+ * waiting) start first, each in a process of its own, so that the others pack around them instead of queueing
+ * behind a group that holds one of them.
+ */
+const LONGEST = ['e2e/bench-smoke.test.js', 'e2e/route-outage.test.js'].map((file) => path.join(root, file));
 
 function grouped(all: string[]): { entries: string[]; remove: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mailroot-test-groups-'));
   const unitDir = path.join(root, 'unit') + path.sep;
-  const others = all.filter((file) => !file.startsWith(unitDir));
+  const alone = LONGEST.filter((file) => all.includes(file));
+  const others = all.filter((file) => !file.startsWith(unitDir) && !alone.includes(file));
   const count = Math.ceil(others.length / FILES_PER_PROCESS);
-  const groups: string[][] = [all.filter((file) => file.startsWith(unitDir)), ...Array.from({ length: count }, () => [])];
-  others.forEach((file, i) => groups[1 + (i % count)]!.push(file));
+  const groups: string[][] = [...alone.map((file) => [file]), all.filter((file) => file.startsWith(unitDir)), ...Array.from({ length: count }, () => [])];
+  others.forEach((file, i) => groups[alone.length + 1 + (i % count)]!.push(file));
   const entries = groups
     .filter((group) => group.length > 0)
     .map((group, i) => {
