@@ -201,7 +201,10 @@ async function act(context: CommandContext, argv: QueueArgs, action: Action, eve
       outcomes.push({ id: target.value.id, result: 'error', detail: err.message });
     }
   }
-  const ok = (o: (typeof outcomes)[number]) => ['due-now', 'held', 'released', 'deleted', 'already-held'].includes(o.result);
+  // A message that left the queue meanwhile is news for an id the operator named, but not for flush or --all:
+  // the relay was sending it anyway (a route that came back releases its held messages at once).
+  const fine = ['due-now', 'held', 'released', 'deleted', 'already-held', ...(everything ? ['gone'] : [])];
+  const ok = (o: (typeof outcomes)[number]) => fine.includes(o.result);
   if (argv.json) printJson(context.stdout, { action, outcomes });
   else {
     const lines = outcomes.map((o) => `${o.id}: ${o.result === 'error' ? `error: ${o.detail}` : DONE_TEXT[o.result]}${o.result !== 'error' && o.detail ? ` (${o.detail})` : ''}`);
