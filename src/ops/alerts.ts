@@ -101,11 +101,12 @@ export class Alerts implements MailEventObserver {
     const age = this.#options.queueAge;
     if (age <= 0) return;
     const every = Math.max(250, Math.min(60_000, age / 2));
-    this.#queueTimer = setInterval(() => void this.#checkQueueAge(), every);
+    this.#queueTimer = setInterval(() => void this.checkQueueAge(), every);
     this.#queueTimer.unref();
   }
 
-  async #checkQueueAge(): Promise<void> {
+  /** The check the queue-age timer runs: alerts (at most once per interval) when the oldest message is too old. */
+  async checkQueueAge(): Promise<void> {
     let oldest: number | undefined;
     try {
       // Ids sort by arrival: the smallest name is the oldest message (one listing, no file opened).
