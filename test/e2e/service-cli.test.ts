@@ -20,7 +20,7 @@ describe('mailroot service (command line)', () => {
     await fs.writeFile(config, JSON.stringify({ smartHost: 'mx.example.com:25', mailroot: 'spool' }));
     const windows = await mailroot(['print', '--platform', 'windows', '--config', config], folder);
     assert.equal(windows.status, 0, windows.stderr);
-    assert.match(windows.stdout, /<arguments>--max-semi-space-size=4 (&quot;)?.*main\.js(&quot;)? serve --config &quot;.*mail relay[\\/]mailroot\.json&quot;<\/arguments>/);
+    assert.match(windows.stdout, /<arguments>--max-semi-space-size=4 --heap-growing-percent=20 (&quot;)?.*main\.js(&quot;)? serve --config &quot;.*mail relay[\\/]mailroot\.json&quot;<\/arguments>/);
     const linux = await mailroot(['print', '--platform', 'linux'], folder); // mailroot.json in the working folder
     assert.equal(linux.status, 0, linux.stderr);
     // [\\/]+: under node.exe the paths are Windows ones, their backslashes doubled by the unit's escaping.
