@@ -2,6 +2,7 @@
 // message, make it hang, or stop it, and read exactly what it received.
 import net from 'node:net';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { unusedPort } from './ports.js';
 
 export interface ReceivedMessage {
   from: string;
@@ -51,8 +52,12 @@ export class Upstream {
     return `127.0.0.1:${this.#port}`;
   }
 
-  /** Starts listening; on a restart the same port is reused. */
+  /**
+   * Starts listening; on a restart the same port is reused. The first port comes from unusedPort(), outside the
+   * ephemeral range, so that no other socket can take it while this host is down between a stop and a restart.
+   */
   async start(port = this.#port): Promise<this> {
+    if (port === 0) port = await unusedPort();
     const server = new SMTPServer({
       authOptional: true,
       disabledCommands: ['AUTH', 'STARTTLS'],
