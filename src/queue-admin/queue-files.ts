@@ -110,17 +110,18 @@ export class QueueFiles {
       }
     }
     const read = await readMessageFile(file);
-    if (!read.ok && read.reason.missing) return undefined;
     const id = idOf(name);
-    // The file's time is the last resort, for a hand-made file with neither an .rtr nor a mailroot id.
-    const queuedAt = state?.firstQueued ?? timeOfId(id) ?? (await fsp.stat(file).catch(() => undefined))?.mtime ?? new Date(0);
-    const base = { id, place, file, stateFile: stateFound ? stateFile : undefined, state, queuedAt };
+    const idTime = timeOfId(id);
+    // A hand-made file with neither an .rtr nor a mailroot id is dated by its file time, the last resort.
+    const base = (stat: fs.Stats | undefined) => ({ id, place, file, stateFile: stateFound ? stateFile : undefined, state, queuedAt: state?.firstQueued ?? idTime ?? stat?.mtime ?? new Date(0) });
+    const statOf = () => fsp.stat(file).catch(() => undefined);
     if (!read.ok) {
-      const size = (await fsp.stat(file).catch(() => undefined))?.size ?? 0;
-      return { ...base, size, sender: '', recipients: [], bodyOffset: 0, unreadable: read.reason.missing ? 'gone' : read.reason.text };
+      if (read.reason.missing) return undefined;
+      const stat = await statOf(); // not a message: no envelope to size it by
+      return { ...base(stat), size: stat?.size ?? 0, sender: '', recipients: [], bodyOffset: 0, unreadable: read.reason.text };
     }
     const { envelope, size, bodyOffset } = read.value;
-    return { ...base, size, sender: envelope.sender, recipients: envelope.recipients, bodyOffset };
+    return { ...base(!state && !idTime ? await statOf() : undefined), size, sender: envelope.sender, recipients: envelope.recipients, bodyOffset };
   }
 
   /** The message whose id is `wanted` (or "<id>.eml"), or the only one whose id starts with it. */
@@ -146,9 +147,7 @@ export class QueueFiles {
 
   /** The message's header block (up to 64 KB), for `queue show`. */
   async headers(entry: QueueEntry): Promise<string> {
-    const read = await readMessageFile(entry.file);
-    if (!read.ok) return '';
-    const { bytes } = await readMessageStart(read.value, 64 * 1024);
+    const { bytes } = await readMessageStart({ path: entry.file, bodyOffset: entry.bodyOffset, size: entry.size }, 64 * 1024);
     const text = bytes.toString('utf8');
     const end = text.search(/\r?\n\r?\n/);
     return end === -1 ? text : text.slice(0, end);

@@ -116,12 +116,14 @@ export function statFile(file: string): Promise<fs.Stats> {
   return statAsync(file);
 }
 
-/** Removes a file; one already gone is fine. */
-export async function unlinkIfPresent(file: string): Promise<void> {
+/** Removes a file; one already gone is fine. Returns whether this call removed it. */
+export async function unlinkIfPresent(file: string): Promise<boolean> {
   try {
     await unlinkFile(file);
+    return true;
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw err;
+    return false;
   }
 }
 

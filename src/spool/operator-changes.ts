@@ -10,7 +10,6 @@
 //                  crash in between leaves an .rtr without a message, which the relay's rescan removes.
 //
 // Each says 'gone' when the message left meanwhile (delivered, or moved by someone else).
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { errorCode } from '../util/error-code.js';
 import { fsyncDir, renameWithRetry, writeFileDurably } from './durable.js';
@@ -101,13 +100,7 @@ export async function moveToQueue(layout: MailrootLayout, message: MessageFiles,
 /** Removes a message and its .rtr from the folder it is in. */
 export async function removeMessage(message: MessageFiles): Promise<'deleted' | 'gone'> {
   const { id, name, dir } = message;
-  const removed = await fsp.unlink(path.join(dir, name)).then(
-    () => true,
-    (err: unknown) => {
-      if (errorCode(err) === 'ENOENT') return false;
-      throw err;
-    },
-  );
+  const removed = await unlinkIfPresent(path.join(dir, name));
   await unlinkIfPresent(path.join(dir, rtrOf(id)));
   await fsyncDir(dir);
   return removed ? 'deleted' : 'gone';

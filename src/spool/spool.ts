@@ -75,7 +75,7 @@ export interface QueueListing {
 }
 
 /** Up to `limit` bytes of the message after the envelope lines; `complete` when that is all of it. */
-export async function readMessageStart(message: QueuedMessage, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
+export async function readMessageStart(message: Pick<QueuedMessage, 'path' | 'bodyOffset' | 'size'>, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
   // Sized to the message (plus one byte to tell "complete" from "cut"): most are a few KB, and `limit` is
   // far larger, so a buffer of `limit` per delivery would be mostly garbage.
   const length = Math.max(1, Math.min(limit + 1, message.size - message.bodyOffset + 1));
