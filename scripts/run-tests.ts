@@ -46,32 +46,33 @@ const FILES_PER_PROCESS = 4;
  */
 const LONGEST = ['e2e/bench-smoke.test.js', 'e2e/route-outage.test.js'].map((file) => path.join(root, file));
 
-function grouped(all: string[]): { entries: string[]; remove: () => void } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'mailroot-test-groups-'));
+/** Everything the run writes (the entry modules, the test certificates), removed when it ends. */
+const runDir = mkdtempSync(path.join(os.tmpdir(), 'mailroot-test-run-'));
+
+/** The entry modules, one per process: the longest files alone, the unit tests together, the rest dealt out. */
+function grouped(all: string[]): string[] {
   const unitDir = path.join(root, 'unit') + path.sep;
   const alone = LONGEST.filter((file) => all.includes(file));
   const others = all.filter((file) => !file.startsWith(unitDir) && !alone.includes(file));
   const count = Math.ceil(others.length / FILES_PER_PROCESS);
   const groups: string[][] = [...alone.map((file) => [file]), all.filter((file) => file.startsWith(unitDir)), ...Array.from({ length: count }, () => [])];
   others.forEach((file, i) => groups[alone.length + 1 + (i % count)]!.push(file));
-  const entries = groups
+  return groups
     .filter((group) => group.length > 0)
     .map((group, i) => {
-      const entry = path.join(dir, `tests-${String(i).padStart(2, '0')}.mjs`);
+      const entry = path.join(runDir, `tests-${String(i).padStart(2, '0')}.mjs`);
       writeFileSync(entry, group.map((file) => `import ${JSON.stringify(pathToFileURL(file).href)};\n`).join(''));
       return entry;
     });
-  return { entries, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-const groups = chosen.length > 0 ? undefined : grouped(testFiles(root));
-const files = groups ? groups.entries : chosen;
+const files = chosen.length > 0 ? chosen : grouped(testFiles(root));
 
 /**
- * Test files run in parallel, each in its own process. Most of them wait (for a relay process, a retry, a reply)
- * rather than compute, so two per core keep the machine busy (three per core timed out a test under a load
- * average of 17 from other work); no test uses a fixed port or shared state
- * (every server listens on port 0, every mailroot is a temporary folder of its own). `--test-concurrency=N`
+ * Test processes run in parallel. Most of their files wait (for a relay process, a retry, a reply) rather than
+ * compute, so two per core keep the machine busy (three per core timed out a test under a load
+ * average of 17 from other work); no test uses a fixed port or shared state (every server has a port of its own,
+ * port 0 or unusedPort(), and every mailroot is a temporary folder of its own). `--test-concurrency=N`
  * given to this script overrides it.
  */
 // Under Windows' node.exe on Wine every process is CPU-heavy, so there one per core (2 here, as before).
@@ -83,22 +84,18 @@ const defaults = hasConcurrency ? [] : [`--test-concurrency=${concurrency}`];
  * The test certificates, made once for the run instead of once per test file that needs them (five RSA keys
  * for the CA set: about a CPU second each time). Where openssl cannot run, each file makes or skips its own.
  */
-function premadeCertificates(): { env: NodeJS.ProcessEnv; remove: () => void } {
-  if (process.env.MAILROOT_TEST_CERTS) return { env: {}, remove: () => undefined };
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'mailroot-test-certs-'));
-  const remove = () => rmSync(dir, { recursive: true, force: true });
-  if (writeAllTestCertificates(dir)) return { env: { MAILROOT_TEST_CERTS: dir }, remove };
-  remove();
-  return { env: {}, remove: () => undefined };
+function premadeCertificates(): NodeJS.ProcessEnv {
+  if (process.env.MAILROOT_TEST_CERTS) return {};
+  const dir = path.join(runDir, 'certs');
+  return writeAllTestCertificates(dir) ? { MAILROOT_TEST_CERTS: dir } : {};
 }
 
 const certificates = premadeCertificates();
 const child = spawn(process.execPath, ['--test', ...defaults, '--test-reporter=spec', ...runnerArgs, ...files], {
   stdio: 'inherit',
-  env: { ...process.env, ...certificates.env },
+  env: { ...process.env, ...certificates },
 });
 child.on('exit', (code, signal) => {
-  certificates.remove();
-  groups?.remove();
+  rmSync(runDir, { recursive: true, force: true });
   process.exit(code ?? (signal ? 1 : 0));
 });

@@ -6,8 +6,6 @@ import { RelayProcess } from '../../test/helpers/relay-process.js';
 import { onCleanup } from './cleanup.js';
 import { RELAY_NODE_FLAGS } from '../../src/service/service-spec.js';
 const CLOCK_TICKS = 100; // USER_HZ on Linux
-/** Node flags the relay runs with, as `npm start` and the service run it. */
-const RELAY_NODE_ARGS = RELAY_NODE_FLAGS;
 
 export interface RelayOptions {
   mailroot: string;
@@ -64,7 +62,7 @@ export class BenchRelay extends RelayProcess {
       mailroot: options.mailroot,
       smartHost: options.smartHost,
       args: ['--log-level', options.logLevel ?? 'info', ...(options.args ?? [])],
-      nodeArgs: [...RELAY_NODE_ARGS, ...(options.nodeArgs ?? [])],
+      nodeArgs: [...RELAY_NODE_FLAGS, ...(options.nodeArgs ?? [])], // as `npm start` and the service run it
       env: options.env,
       logFile,
       hostname: 'relay.bench',

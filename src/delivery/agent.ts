@@ -112,7 +112,7 @@ export class DeliveryAgent {
       return this.#toBadmail(message, state, 'mail loop: too many Received: lines (maxHopCount)', failed, 'loop');
     }
 
-    const result = await this.#transport.deliver(message.envelope, () => this.#spool.openBody(message), { ...(options.probe !== undefined ? { probe: options.probe } : {}) });
+    const result = await this.#transport.deliver(message.envelope, () => this.#spool.openBody(message), options.probe !== undefined ? { probe: options.probe } : {});
     const routes = result.routes;
     try {
       if (probe && notDueUntil && result.kind === 'not-sent' && result.scope === 'host' && !result.permanent && !result.maybeDelivered) {

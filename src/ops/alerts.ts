@@ -200,7 +200,6 @@ export class Alerts implements MailEventObserver {
     log.warn('cannot mail an alert on any route', { alert: alert.kind, errors });
   }
 
-
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const timer of this.#hostDownTimers.values()) clearTimeout(timer);
