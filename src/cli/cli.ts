@@ -5,27 +5,13 @@
 //
 // Each command's modules are imported when that command runs (see SUBCOMMANDS): `status`, `queue` or `--version`
 // need not load the relay, nodemailer, winston and node-windows, which was most of a CLI start's CPU time.
-import type { Argv, CommandModule, Options } from 'yargs';
-import { KEY_NAMES, envName, flagName, keySpec } from '../config/schema.js';
+import type { Argv, CommandModule } from 'yargs';
 import { CommandError, EXIT_USAGE, runCommand, type CliIo, type CommandContext } from './command-output.js';
+import { configOptions, plainServeOptions } from './serve-args.js';
 import { versionText } from './version.js';
 
 /** Any other failure (a bug, an unexpected I/O error): exit 1 with the stack. */
 const EXIT_RUNTIME = 1;
-
-/** serve's options: every config key as a flag (serve-args.ts reads a plain serve command line with the same types). */
-export function configOptions(): Record<string, Options> {
-  const options: Record<string, Options> = {};
-  for (const key of KEY_NAMES) {
-    const spec = keySpec(key);
-    options[flagName(key)] = {
-      type: 'string',
-      array: spec.list === true,
-      describe: `${spec.description}. Default ${spec.defaultText}. Env ${envName(key)}`,
-    };
-  }
-  return options;
-}
 
 type Registration = (y: Argv) => Argv;
 
@@ -75,8 +61,8 @@ export async function runCli(given: string[], io: CliIo): Promise<number> {
     // `serve` is also the default command, and run as the default: yargs lays out the whole help text (about 0.15 s
     // of CPU with every config key as a flag) when a command is named, in case the handler asks for it.
     const args = given[0] === 'serve' && !given.some((arg) => arg === '--help' || arg === '-h') ? given.slice(1) : given;
-    if (subcommandsFor(args).length === 0) {
-      const { plainServeOptions } = await import('./serve-args.js');
+    const subcommands = subcommandsFor(args);
+    if (subcommands.length === 0) {
       const options = plainServeOptions(args);
       if (options !== undefined) {
         const { serve } = await import('./serve-command.js');
@@ -85,7 +71,7 @@ export async function runCli(given: string[], io: CliIo): Promise<number> {
       }
     }
     const { default: yargs } = await import('yargs');
-    const registrations = await Promise.all(subcommandsFor(args).map((name) => SUBCOMMANDS[name]!(context)));
+    const registrations = await Promise.all(subcommands.map((name) => SUBCOMMANDS[name]!(context)));
     let cli: Argv = yargs([], io.cwd)
       .scriptName('mailroot')
       .usage('$0 [serve] [options]\n\nStore-and-forward SMTP relay with an IIS-compatible mailroot.')

@@ -3,15 +3,29 @@
 // Unicode tables), about 0.2 s of CPU at each start of the relay. Anything else (help, the version, another
 // command, an unknown option, a stray word, a parse error) returns undefined and goes through yargs as always, so
 // yargs stays the one that explains a mistake.
+import type { Options } from 'yargs';
 import yargsParser from 'yargs-parser';
-import { KEY_NAMES, flagName, keySpec } from '../config/schema.js';
+import { KEY_NAMES, envName, flagName, keySpec } from '../config/schema.js';
 
-/** serve's options: every config key as a flag, and --config. */
+/** serve's options as yargs is given them: every config key as a flag. */
+export function configOptions(): Record<string, Options> {
+  const options: Record<string, Options> = {};
+  for (const key of KEY_NAMES) {
+    const spec = keySpec(key);
+    options[flagName(key)] = {
+      type: 'string',
+      array: spec.list === true,
+      describe: `${spec.description}. Default ${spec.defaultText}. Env ${envName(key)}`,
+    };
+  }
+  return options;
+}
+
+/** The same types for yargs-parser: every flag (and --config) a string, the list keys arrays. */
 function serveFlags(): { strings: string[]; arrays: string[] } {
-  return {
-    strings: ['config', ...KEY_NAMES.map(flagName)],
-    arrays: KEY_NAMES.filter((key) => keySpec(key).list === true).map(flagName),
-  };
+  const options = configOptions();
+  const flags = Object.keys(options);
+  return { strings: ['config', ...flags], arrays: flags.filter((flag) => options[flag]!.array === true) };
 }
 
 export function plainServeOptions(args: string[]): Record<string, unknown> | undefined {

@@ -3,8 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import yargs from 'yargs';
-import { configOptions } from '../../src/cli/cli.js';
-import { plainServeOptions } from '../../src/cli/serve-args.js';
+import { configOptions, plainServeOptions } from '../../src/cli/serve-args.js';
 import { KEY_NAMES } from '../../src/config/schema.js';
 
 function byYargs(args: string[]): Record<string, unknown> {
