@@ -71,7 +71,8 @@ export async function readStatusFile(root: string): Promise<RelayStatus | undefi
   }
 }
 
-function processIsAlive(pid: number): boolean {
+/** Whether a process with this id exists (one of another user's counts: EPERM). */
+export function processIsAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

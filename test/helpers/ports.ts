@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { processIsAlive } from '../../src/ops/status-file.js';
 
 /** Inclusive port range. */
 export type PortRange = readonly [low: number, high: number];
@@ -82,15 +83,6 @@ const reserved = new Set<string>();
 let candidates: PortRange[] | undefined;
 let prepared = false;
 
-function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
 /**
  * Removes reservations left by processes that ended without their exit handler (kill -9, a runner's timeout).
  * Only old ones: a file seen stale could otherwise be replaced by a live process's new reservation between the
@@ -101,7 +93,7 @@ function sweepStale(): void {
     const file = path.join(RESERVATIONS, name);
     try {
       const pid = Number(fs.readFileSync(file, 'utf8'));
-      if (Number.isInteger(pid) && pid > 0 && !processGone(pid)) continue;
+      if (Number.isInteger(pid) && pid > 0 && processIsAlive(pid)) continue;
       if (Date.now() - fs.statSync(file).mtimeMs > STALE_AFTER_MS) fs.unlinkSync(file);
     } catch {
       // removed meanwhile, or not ours to remove
